@@ -1,0 +1,66 @@
+"""The simulator's driver for a :class:`~dataplane.device.Device`: the sans-I/O core in
+virtual time.
+
+Everything the core returns is sent at once; after every input the node asks the core for
+its ``next_deadline()`` and arms one wake-up for it (a wake-up that finds nothing due is
+harmless, so no bookkeeping is needed when deadlines move later). Carrier changes on a
+port's link go to ``Device.link_state``. Events drained from the core are kept with
+their virtual time, for the scenario's and the tests' inspection.
+"""
+
+from __future__ import annotations
+
+from dataplane.config import DeviceConfig
+from dataplane.device import Device
+from dataplane.events import Event
+from dataplane.sim.kernel import Simulator, Timer
+from dataplane.sim.network import Node
+
+__all__ = ["DeviceNode"]
+
+Frames = list[tuple[str, bytes]]
+
+
+class DeviceNode(Node):
+    """A VPLS PE in the simulation."""
+
+    def __init__(self, sim: Simulator, device: Device) -> None:
+        super().__init__(sim, device.name, device.mac)
+        self.device = device
+        self.events: list[Event] = []
+        self._wake: Timer | None = None
+
+    def apply(self, config: DeviceConfig) -> None:
+        """Configure the core now (raises ConfigError like Device.apply)."""
+        self._emit(self.device.apply(config, self.sim.now))
+        self.mac = self.device.mac
+
+    def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
+        self._emit(self.device.switchover(vsi, pw, self.sim.now))
+
+    def receive(self, port: str, frame: bytes, now: float) -> None:
+        self._emit(self.device.receive(port, frame, now))
+
+    def carrier(self, port: str, up: bool, now: float) -> None:
+        self._emit(self.device.link_state(port, up, now))
+
+    def _emit(self, frames: Frames) -> None:
+        for port, frame in frames:
+            self.send(port, frame)
+        events = self.device.pop_events()
+        if events:
+            self.events.extend(events)
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = self.device.next_deadline()
+        if deadline is None:
+            return
+        wake = self._wake
+        if wake is not None and not wake.cancelled and wake.time <= deadline:
+            return
+        self._wake = self.sim.at(deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._wake = None
+        self._emit(self.device.tick(self.sim.now))
