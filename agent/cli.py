@@ -1,0 +1,158 @@
+"""``vsi-agent``: the command line of SPEC section 6.
+
+    vsi-agent serve [--host 127.0.0.1] [--port N] [--state-dir DIR] [--dataplane sim|linux]
+    vsi-agent users add NAME (--password-stdin | --key FILE) [--group G]... [--state-dir DIR]
+
+The state directory defaults to ``$VSI_AGENT_STATE_DIR`` or ``./state``.  Logs go to stderr;
+SIGINT and SIGTERM stop the agent cleanly (sessions ended, hooks run, sockets closed).
+Each sub-command is one ``_cmd_*`` function registered in :func:`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.server import Server, ServerConfig, default_port, default_state_dir
+from agent.users import UserStore, UsersError
+
+log = logging.getLogger("agent")
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vsi-agent", description="NETCONF/YANG agent for VPLS PEs "
+                                     "with IGMP snooping and rapid multicast forwarding on a backup device")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run one device agent (NETCONF over SSH)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=None,
+                       help=f"TCP port (default 830 as root, else 8830; now {default_port()})")
+    _state_dir_option(serve)
+    serve.add_argument("--dataplane", choices=("sim", "linux"), default="sim",
+                       help="forwarding core driver (default sim)")
+    serve.set_defaults(func=_cmd_serve)
+
+    users = commands.add_parser("users", help="manage the agent's users")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_commands.add_parser("add", help="create a user or add a password, key or group to one")
+    add.add_argument("name")
+    credential = add.add_mutually_exclusive_group(required=True)
+    credential.add_argument("--password-stdin", action="store_true",
+                            help="read the password from the first line of standard input")
+    credential.add_argument("--key", type=Path, metavar="FILE", help="OpenSSH public key file to authorize")
+    add.add_argument("--group", action="append", default=[], metavar="G",
+                     help="NACM group (repeatable)")
+    _state_dir_option(add)
+    add.set_defaults(func=_cmd_users_add)
+    return parser
+
+
+def _state_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help="datastores, users, host key (default $VSI_AGENT_STATE_DIR or ./state)")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 1..65535")
+    return port
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.dataplane == "linux":
+        raise CliError("the linux dataplane (AF_PACKET) is not available in this build yet; "
+                       "use --dataplane sim")
+    config = ServerConfig(host=args.host, state_dir=args.state_dir or default_state_dir())
+    if args.port is not None:
+        config.port = args.port
+    asyncio.run(serve(config))
+    return 0
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run a server until SIGINT or SIGTERM, then stop it cleanly."""
+    try:
+        server = Server(config)
+    except Exception as exc:   # schema, datastore or users file problems: say what and where
+        raise CliError(f"cannot start the agent with state directory {config.state_dir}: {exc}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        try:
+            await server.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {config.host} port {config.port}: {exc.strerror or exc}") from exc
+        if server.admin_password_file is not None:
+            print(f"vsi-agent: user 'admin' created; password saved in {server.admin_password_file}",
+                  file=sys.stderr, flush=True)
+        print(f"vsi-agent: NETCONF over SSH on {config.host} port {server.port} "
+              f"(state {Path(config.state_dir).resolve()})", file=sys.stderr, flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await server.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+# --- users ---------------------------------------------------------------------------------
+
+def _cmd_users_add(args: argparse.Namespace) -> int:
+    store = UserStore(args.state_dir or default_state_dir())
+    password = key = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("no password on standard input")
+    else:
+        try:
+            key = args.key.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read key file {args.key}: {exc.strerror or exc}") from exc
+    try:
+        user = store.add(args.name, password=password, key=key, groups=args.group)
+    except UsersError as exc:
+        raise CliError(str(exc)) from exc
+    groups = ", ".join(user.groups) or "none"
+    print(f"user {user.name!r} saved in {store.path} (groups: {groups})", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"vsi-agent: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:   # Ctrl-C before the signal handlers were installed
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Every NETCONF operation module, imported for its ``@operation`` registrations.
+
+`Server` imports this module once at construction.  The imports are plain on purpose: a
+module listed here that is missing or broken is an ImportError at start-up, never an
+operation that silently answers operation-not-supported.
+"""
+
+from agent import (  # noqa: F401  (imported for their registrations)
+    candidate,          # RFC 6241 8.3 commit, discard-changes; 8.4 cancel-commit
+    confirmed_commit,   # RFC 6241 8.4 confirmed-commit:1.1
+    monitoring,         # RFC 6022 get-schema, netconf-state
+    netconf_edit,       # RFC 6241 7.2-7.4, 8.6 edit-config, copy-config, delete-config, validate
+    netconf_get,        # RFC 6241 7.1, 7.7 get-config, get
+    netconf_lock,       # RFC 6241 7.5, 7.6 lock, unlock
+    netconf_sessions,   # RFC 6241 7.8, 7.9 close-session, kill-session
+    nmda,               # RFC 8526 get-data, edit-data
+    yang_library,       # RFC 8525 yang-library
+)
+
+__all__ = [
+    "candidate", "confirmed_commit", "monitoring", "netconf_edit", "netconf_get",
+    "netconf_lock", "netconf_sessions", "nmda", "yang_library",
+]

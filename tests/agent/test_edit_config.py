@@ -1,0 +1,499 @@
+"""RFC 6241 section 7.2 edit-config, one rule per test, over real SSH with ncclient.
+
+Every refused edit is checked for its exact error (type, tag, app-tag, error-path,
+bad-element) and for changing nothing (get-config before and after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError
+
+from agent.xmlns import NC, VL2MC, YANG
+
+ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+V = f"{{{VL2MC}}}"
+A = f"{{{ACM}}}"
+
+
+# --- helpers (also used by the other datastore test modules) -------------------------------
+
+def config(body: str) -> str:
+    """A `<config>` around ``body`` with the nc, yang, v (our module) and n (NACM) prefixes."""
+    return (f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:yang="{YANG}" xmlns:v="{VL2MC}" '
+            f'xmlns:n="{ACM}">{body}</config>')
+
+
+def vsis(body: str) -> str:
+    return config(f'<vsis xmlns="{VL2MC}">{body}</vsis>')
+
+
+def vsi(name: str, inner: str = "", attrs: str = "") -> str:
+    return f"<vsi{attrs}><name>{name}</name>{inner}</vsi>"
+
+
+def running(nc: Any, source: str = "running", with_defaults: str | None = None) -> etree._Element:
+    """The `<data>` of get-config on ``source``."""
+    kwargs = {"with_defaults": with_defaults} if with_defaults else {}
+    return etree.fromstring(nc.get_config(source=source, **kwargs).data_xml.encode())
+
+
+def snapshot(nc: Any, source: str = "running") -> bytes:
+    return etree.tostring(running(nc, source), method="c14n")
+
+
+def errors_of(exc: RPCError) -> list[dict[str, Any]]:
+    """Every rpc-error of a failed reply as a dict (info children by local name)."""
+    raws = [e.xml for e in exc.errors] if getattr(exc, "errors", None) else [exc.xml]
+    found = []
+    for raw in raws:
+        element = raw if isinstance(raw, etree._Element) else etree.fromstring(raw)
+        def text(name: str) -> str | None:
+            child = element.find(f"{{{NC}}}{name}")
+            return None if child is None else (child.text or "").strip()
+        info = element.find(f"{{{NC}}}error-info")
+        found.append({
+            "type": text("error-type"), "tag": text("error-tag"), "app_tag": text("error-app-tag"),
+            "path": text("error-path"), "message": text("error-message"),
+            "info": {etree.QName(c).localname: (c.text or "").strip() for c in info} if info is not None else {},
+        })
+    return found
+
+
+def refused(call: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run an operation that must fail; its rpc-errors."""
+    with pytest.raises(RPCError) as caught:
+        call()
+    return errors_of(caught.value)
+
+
+def one_error(call: Callable[[], Any]) -> dict[str, Any]:
+    errors = refused(call)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def leaf(data: etree._Element, path: str) -> str | None:
+    """Text of the node at ``path`` (``v:`` prefixed steps) in get-config data, None if absent."""
+    found = data.xpath(path, namespaces={"v": VL2MC, "n": ACM})
+    return found[0].text if found else None
+
+
+def edit(nc: Any, body: str, target: str = "running", **kwargs: Any) -> Any:
+    return nc.edit_config(target=target, config=body, **kwargs)
+
+
+def base(nc: Any) -> None:
+    """The global switch on and two VSIs: enough for must-valid snooping settings."""
+    edit(nc, config(f'<l2-multicast xmlns="{VL2MC}"><igmp-snooping-enable>true</igmp-snooping-enable></l2-multicast>'
+                    f'<vsis xmlns="{VL2MC}">{vsi("a", "<description>first</description>")}{vsi("b")}</vsis>'))
+
+
+# --- operations ---------------------------------------------------------------------------
+
+def test_merge_creates_missing_nodes_and_keeps_existing_ones(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<igmp-snooping><query-interval>30</query-interval></igmp-snooping>")))
+    data = running(nc)
+    assert leaf(data, "//v:vsi[v:name='a']/v:igmp-snooping/v:query-interval") == "30"
+    assert leaf(data, "//v:vsi[v:name='a']/v:description") == "first"
+    assert leaf(data, "//v:vsi[v:name='b']/v:name") == "b"
+
+
+def test_merge_on_an_existing_leaf_sets_its_new_value(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<description>second</description>")))
+    assert leaf(running(nc), "//v:vsi[v:name='a']/v:description") == "second"
+
+
+def test_replace_on_a_list_entry_replaces_its_whole_content(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<unknown-multicast-action>drop</unknown-multicast-action>",
+                      ' nc:operation="replace"')))
+    data = running(nc)
+    assert leaf(data, "//v:vsi[v:name='a']/v:description") is None
+    assert leaf(data, "//v:vsi[v:name='a']/v:unknown-multicast-action") == "drop"
+    assert leaf(data, "//v:vsi[v:name='b']/v:name") == "b"
+
+
+def test_default_operation_replace_replaces_the_given_subtrees(nc):
+    base(nc)
+    edit(nc, vsis(vsi("c")), default_operation="replace")
+    names = running(nc).xpath("//v:vsi/v:name/text()", namespaces={"v": VL2MC})
+    assert names == ["c"]
+
+
+def test_create_of_an_existing_node_is_data_exists_and_changes_nothing(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", '<description nc:operation="create">x</description>'))))
+    assert (error["type"], error["tag"]) == ("application", "data-exists")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:description"
+    assert snapshot(nc) == before
+
+
+def test_create_of_a_leaf_that_holds_only_its_default_succeeds(nc):
+    """RFC 6243 4.5 (basic mode explicit): the default is not data the client created."""
+    base(nc)
+    edit(nc, vsis(vsi("a", '<unknown-multicast-action nc:operation="create">flood</unknown-multicast-action>')))
+    assert leaf(running(nc), "//v:vsi[v:name='a']/v:unknown-multicast-action") == "flood"
+
+
+def test_delete_of_a_missing_node_is_data_missing_and_changes_nothing(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("zz", attrs=' nc:operation="delete"'))))
+    assert (error["type"], error["tag"]) == ("application", "data-missing")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='zz']"
+    assert snapshot(nc) == before
+
+
+def test_delete_of_a_leaf_that_holds_only_its_default_is_data_missing(nc):
+    """RFC 6243 4.5.2: a default the server set cannot be deleted."""
+    base(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", '<unknown-multicast-action nc:operation="delete"/>'))))
+    assert error["tag"] == "data-missing"
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:unknown-multicast-action"
+
+
+def test_remove_of_a_missing_node_is_not_an_error(nc):
+    base(nc)
+    before = snapshot(nc)
+    edit(nc, vsis(vsi("zz", attrs=' nc:operation="remove"')))
+    assert snapshot(nc) == before
+
+
+def test_delete_removes_a_list_entry_with_its_subtree(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", attrs=' nc:operation="delete"')))
+    assert running(nc).xpath("//v:vsi/v:name/text()", namespaces={"v": VL2MC}) == ["b"]
+
+
+def test_deleting_a_leaf_with_a_default_puts_the_default_back(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<unknown-multicast-action>drop</unknown-multicast-action>")))
+    edit(nc, vsis(vsi("a", '<unknown-multicast-action nc:operation="delete"/>')))
+    assert leaf(running(nc), "//v:vsi[v:name='a']/v:unknown-multicast-action") is None
+    tagged = running(nc, with_defaults="report-all-tagged")
+    node = tagged.xpath("//v:vsi[v:name='a']/v:unknown-multicast-action", namespaces={"v": VL2MC})[0]
+    assert node.text == "flood"
+    assert node.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
+
+
+def test_deleting_the_last_list_entry_removes_its_empty_container(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<acs><ac><interface>eth1</interface></ac></acs>")))
+    edit(nc, vsis(vsi("a", '<acs><ac nc:operation="delete"><interface>eth1</interface></ac></acs>')))
+    assert running(nc).xpath("//v:vsi[v:name='a']/v:acs", namespaces={"v": VL2MC}) == []
+
+
+def test_default_operation_none_needs_every_level_to_exist(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("zz", "<description>x</description>")),
+                                   default_operation="none"))
+    assert error["tag"] == "data-missing"
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='zz']"
+    assert snapshot(nc) == before
+
+
+def test_default_operation_none_changes_only_nodes_with_an_operation(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", '<description>ignored</description>'
+                           '<unknown-multicast-action nc:operation="merge">drop</unknown-multicast-action>')),
+         default_operation="none")
+    data = running(nc)
+    assert leaf(data, "//v:vsi[v:name='a']/v:description") == "first"
+    assert leaf(data, "//v:vsi[v:name='a']/v:unknown-multicast-action") == "drop"
+
+
+# --- request errors -----------------------------------------------------------------------
+
+def test_list_entry_without_its_key_is_missing_element(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis("<vsi><description>x</description></vsi>")))
+    assert (error["type"], error["tag"]) == ("application", "missing-element")
+    assert error["info"]["bad-element"] == "name"
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi"
+    assert snapshot(nc) == before
+
+
+def test_unknown_element_is_refused_with_bad_element(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<colour>red</colour>"))))
+    assert (error["type"], error["tag"]) == ("application", "unknown-element")
+    assert error["info"]["bad-element"] == "colour"
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']"
+    assert snapshot(nc) == before
+
+
+def test_element_in_an_unknown_namespace_is_unknown_namespace(nc):
+    error = one_error(lambda: edit(nc, config('<thing xmlns="urn:example:nowhere"/>')))
+    assert error["tag"] == "unknown-namespace"
+    assert error["info"] == {"bad-element": "thing", "bad-namespace": "urn:example:nowhere"}
+
+
+def test_state_data_cannot_be_configured(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<acs><ac><interface>eth1</interface>"
+                                                     "<oper-status>up</oper-status></ac></acs>"))))
+    assert (error["type"], error["tag"]) == ("application", "invalid-value")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:acs/vl2mc:ac[vl2mc:interface='eth1']/vl2mc:oper-status"
+    assert snapshot(nc) == before
+
+
+def test_value_of_the_wrong_type_is_invalid_value_at_its_path(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><query-interval>soon</query-interval>"
+                                                     "</igmp-snooping>"))))
+    assert (error["type"], error["tag"]) == ("application", "invalid-value")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/vl2mc:query-interval"
+    assert "query-interval" in error["message"]
+    assert snapshot(nc) == before
+
+
+def test_unknown_operation_attribute_value_is_bad_attribute(nc):
+    base(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", '<description nc:operation="upsert">x</description>'))))
+    assert (error["type"], error["tag"]) == ("protocol", "bad-attribute")
+    assert error["info"] == {"bad-attribute": "operation", "bad-element": "description"}
+
+
+def test_bad_default_operation_is_invalid_value(nc):
+    request = etree.fromstring(f'<edit-config xmlns="{NC}"><target><running/></target>'
+                               f'<default-operation>overwrite</default-operation>{vsis(vsi("a"))}</edit-config>')
+    error = one_error(lambda: nc.dispatch(request))
+    assert error["tag"] == "invalid-value"
+    assert error["info"]["bad-element"] == "default-operation"
+
+
+# --- leaf-lists, ordered-by user, choices ---------------------------------------------------
+
+def snooping(inner: str) -> str:
+    return vsis(vsi("a", f"<acs><ac><interface>eth1</interface></ac><ac><interface>eth2</interface></ac></acs>"
+                         f"<igmp-snooping>{inner}</igmp-snooping>"))
+
+
+def test_leaf_list_entries_are_added_and_deleted_by_value(nc):
+    base(nc)
+    edit(nc, snooping("<static-router-port>eth1</static-router-port><static-router-port>eth2</static-router-port>"))
+    edit(nc, snooping('<static-router-port nc:operation="delete">eth1</static-router-port>'))
+    ports = running(nc).xpath("//v:static-router-port/text()", namespaces={"v": VL2MC})
+    assert ports == ["eth2"]
+
+
+def test_delete_of_a_missing_leaf_list_value_is_data_missing(nc):
+    base(nc)
+    edit(nc, snooping("<static-router-port>eth1</static-router-port>"))
+    error = one_error(lambda: edit(nc, snooping('<static-router-port nc:operation="delete">eth2</static-router-port>')))
+    assert error["tag"] == "data-missing"
+    assert error["path"] == ("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/"
+                             "vl2mc:static-router-port[.='eth2']")
+
+
+def nacm(body: str) -> str:
+    return config(f'<nacm xmlns="{ACM}">{body}</nacm>')
+
+
+def rule_lists(nc: Any) -> list[str]:
+    return running(nc).xpath("//n:rule-list/n:name/text()", namespaces={"n": ACM})
+
+
+def test_ordered_by_user_entries_go_where_insert_says(nc):
+    edit(nc, nacm("<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>"))
+    edit(nc, nacm('<rule-list yang:insert="first"><name>r0</name></rule-list>'))
+    edit(nc, nacm('<rule-list yang:insert="after" yang:key="[n:name=\'r1\']"><name>r1b</name></rule-list>'))
+    edit(nc, nacm('<rule-list yang:insert="before" yang:key="[n:name=\'r0\']"><name>top</name></rule-list>'))
+    edit(nc, nacm('<rule-list yang:insert="last"><name>end</name></rule-list>'))
+    assert rule_lists(nc) == ["top", "r0", "r1", "r1b", "r2", "end"]
+
+
+def test_insert_on_an_existing_entry_moves_it(nc):
+    edit(nc, nacm("<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>"
+                  "<rule-list><name>r3</name></rule-list>"))
+    edit(nc, nacm('<rule-list yang:insert="before" yang:key="[n:name=\'r1\']"><name>r3</name></rule-list>'))
+    assert rule_lists(nc) == ["r3", "r1", "r2"]
+
+
+def test_replace_with_insert_replaces_the_entry_at_its_new_place(nc):
+    edit(nc, nacm("<rule-list><name>r1</name><group>ops</group></rule-list><rule-list><name>r2</name></rule-list>"))
+    edit(nc, nacm('<rule-list nc:operation="replace" yang:insert="after" yang:key="[n:name=\'r2\']">'
+                  '<name>r1</name></rule-list>'))
+    assert rule_lists(nc) == ["r2", "r1"]
+    assert running(nc).xpath("//n:rule-list/n:group", namespaces={"n": ACM}) == []
+
+
+def test_insert_relative_to_a_missing_entry_is_bad_attribute(nc):
+    edit(nc, nacm("<rule-list><name>r1</name></rule-list>"))
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, nacm('<rule-list yang:insert="after" yang:key="[n:name=\'nope\']">'
+                                            '<name>r2</name></rule-list>')))
+    assert error["tag"] == "bad-attribute"
+    assert error["info"] == {"bad-attribute": "key", "bad-element": "rule-list"}
+    assert snapshot(nc) == before
+
+
+def test_insert_before_without_key_is_missing_attribute(nc):
+    edit(nc, nacm("<rule-list><name>r1</name></rule-list>"))
+    error = one_error(lambda: edit(nc, nacm('<rule-list yang:insert="before"><name>r2</name></rule-list>')))
+    assert error["tag"] == "missing-attribute"
+    assert error["info"] == {"bad-attribute": "key", "bad-element": "rule-list"}
+
+
+def test_insert_on_a_system_ordered_list_is_bad_attribute(nc):
+    error = one_error(lambda: edit(nc, vsis(vsi("a", attrs=' yang:insert="first"'))))
+    assert error["tag"] == "bad-attribute"
+    assert error["info"] == {"bad-attribute": "insert", "bad-element": "vsi"}
+
+
+def test_creating_a_node_of_another_case_removes_the_old_case(nc):
+    """RFC 7950 7.9: NACM rule-type is a choice; setting path drops rpc-name."""
+    edit(nc, nacm("<rule-list><name>r1</name><rule><name>x</name><rpc-name>get</rpc-name>"
+                  "<action>permit</action></rule></rule-list>"))
+    edit(nc, nacm("<rule-list><name>r1</name><rule><name>x</name><path>/v:vsis</path></rule></rule-list>"))
+    data = running(nc)
+    assert data.xpath("//n:rule/n:rpc-name", namespaces={"n": ACM}) == []
+    assert data.xpath("//n:rule/n:path/text()", namespaces={"n": ACM}) == ["/v:vsis"]
+
+
+# --- error-option and test-option -----------------------------------------------------------
+
+BAD_AND_GOOD = vsis(vsi("a", "<description>changed</description>"
+                             "<igmp-snooping><robustness>many</robustness></igmp-snooping>") + vsi("c"))
+
+
+def test_stop_on_error_changes_nothing(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, BAD_AND_GOOD, error_option="stop-on-error"))
+    assert error["tag"] == "invalid-value"
+    assert snapshot(nc) == before
+
+
+def test_rollback_on_error_changes_nothing(nc):
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, BAD_AND_GOOD, error_option="rollback-on-error"))
+    assert error["tag"] == "invalid-value"
+    assert snapshot(nc) == before
+
+
+def test_continue_on_error_applies_the_rest_and_reports_each_error(nc):
+    base(nc)
+    error = one_error(lambda: edit(nc, BAD_AND_GOOD, error_option="continue-on-error"))
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/vl2mc:robustness"
+    data = running(nc)
+    assert leaf(data, "//v:vsi[v:name='a']/v:description") == "changed"
+    assert leaf(data, "//v:vsi[v:name='c']/v:name") == "c"
+    assert leaf(data, "//v:vsi[v:name='a']/v:igmp-snooping/v:robustness") is None
+
+
+def test_test_only_checks_the_edit_without_applying_it(nc):
+    base(nc)
+    before = snapshot(nc)
+    edit(nc, vsis(vsi("a", "<description>maybe</description>")), test_option="test-only")
+    assert snapshot(nc) == before
+
+
+def test_test_only_reports_validation_errors(nc):
+    edit(nc, vsis(vsi("a")))
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable></igmp-snooping>")),
+                                   test_option="test-only"))
+    assert (error["tag"], error["app_tag"]) == ("operation-failed", "igmp-snooping-disabled-globally")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/vl2mc:enable"
+    assert snapshot(nc) == before
+
+
+def test_test_option_set_on_running_still_refuses_an_invalid_result(nc):
+    """Running stays valid whatever the test-option: the dataplane is fed from it."""
+    edit(nc, vsis(vsi("a")))
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable></igmp-snooping>")),
+                                   test_option="set"))
+    assert (error["tag"], error["app_tag"]) == ("operation-failed", "igmp-snooping-disabled-globally")
+    assert snapshot(nc) == before
+
+
+def test_running_edit_that_breaks_a_must_changes_nothing(nc):
+    """Snooping in a VSI needs the global switch (a must); running is validated at once."""
+    edit(nc, vsis(vsi("a")))
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable></igmp-snooping>"))))
+    assert (error["tag"], error["app_tag"]) == ("operation-failed", "igmp-snooping-disabled-globally")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/vl2mc:enable"
+    assert snapshot(nc) == before
+
+
+def test_candidate_edit_is_type_checked_at_once_but_validated_at_commit(nc):
+    edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable></igmp-snooping>")), target="candidate")
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><version>9</version></igmp-snooping>")),
+                                   target="candidate"))
+    assert error["tag"] == "invalid-value"
+    before = snapshot(nc)
+    commit_error = one_error(lambda: nc.commit())
+    assert (commit_error["tag"], commit_error["app_tag"]) == ("operation-failed", "igmp-snooping-disabled-globally")
+    assert snapshot(nc) == before
+
+
+def test_edit_config_of_startup_is_refused(nc):
+    error = one_error(lambda: edit(nc, vsis(vsi("a")), target="startup"))
+    assert (error["type"], error["tag"]) == ("protocol", "invalid-value")
+    assert error["info"]["bad-element"] == "startup"
+
+
+# --- engine-level: an ordered-by user leaf-list (none in the served modules) --------------
+
+EX = "urn:example:ordered"
+
+
+def _ordered_leaf_list_schema():
+    from agent.schema import Schema, SchemaNode, YangType
+    top = SchemaNode("container", "top", EX, "ex", "ex", None)
+    item = SchemaNode("leaf-list", "item", EX, "ex", "ex", top, ordered_by_user=True,
+                      type=YangType(base="string", name="string", lengths=[(0, 2**64 - 1)]))
+    top.children[item.tag] = item
+    return Schema(modules={}, roots={top.tag: top}, rpcs={}, notifications={}, namespaces={EX: ("ex", "ex")})
+
+
+def _items(root) -> list[str]:
+    return [e.text for e in root.iter(f"{{{EX}}}item")]
+
+
+def _ex_edit(schema, root, body: str) -> None:
+    from agent.edit_config import apply_edit
+    apply_edit(schema, root, etree.fromstring(
+        f'<config xmlns="{NC}" xmlns:yang="{YANG}"><top xmlns="{EX}">{body}</top></config>'))
+
+
+def test_ordered_by_user_leaf_list_values_go_where_yang_value_says():
+    from agent.datastore import empty_root
+    schema, root = _ordered_leaf_list_schema(), empty_root()
+    _ex_edit(schema, root, "<item>b</item><item>d</item>")
+    _ex_edit(schema, root, '<item yang:insert="first">a</item>')
+    _ex_edit(schema, root, '<item yang:insert="after" yang:value="b">c</item>')
+    _ex_edit(schema, root, '<item yang:insert="before" yang:value="a">z</item>')
+    assert _items(root) == ["z", "a", "b", "c", "d"]
+    _ex_edit(schema, root, '<item yang:insert="last">z</item>')
+    assert _items(root) == ["a", "b", "c", "d", "z"]
+
+
+def test_yang_value_naming_no_existing_value_is_bad_attribute_and_changes_nothing():
+    from agent.datastore import empty_root
+    from agent.errors import RpcError
+    schema, root = _ordered_leaf_list_schema(), empty_root()
+    _ex_edit(schema, root, "<item>a</item>")
+    before = etree.tostring(root)
+    with pytest.raises(RpcError) as caught:
+        _ex_edit(schema, root, '<item yang:insert="after" yang:value="nope">b</item>')
+    assert caught.value.tag.value == "bad-attribute"
+    assert caught.value.info == [("bad-attribute", "value"), ("bad-element", "item")]
+    assert etree.tostring(root) == before
