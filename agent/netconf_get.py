@@ -1,0 +1,296 @@
+"""RFC 6241 7.1 `<get-config>` and 7.7 `<get>`, and the retrieval pipeline NMDA shares.
+
+A retrieval is: pick the top-level nodes to read from, filter them (subtree, RFC 6241 6, or
+XPath, 8.9), apply the with-defaults mode (RFC 6243), strip the internal marks.  The filter
+output is always a fresh copy, so the datastore trees are only ever read.
+
+`<get>` reads running *plus state*.  The state comes from the server's own modules
+(ietf-netconf-monitoring, ietf-yang-library) and from ``server.state`` (the
+:class:`~agent.state_provider.StateProvider`), merged into a copy of running by list keys.
+The filter's hints (which top-level nodes, which VSIs) go to the provider, and the copy of
+running is limited to them, so a `<get>` for one VSI copies and renders one VSI.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Union
+
+from lxml import etree
+
+from agent.errors import ErrorTag, ErrorType, RpcError
+from agent.rpc import RpcContext, operation
+from agent.schema import Schema, SchemaNode
+from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, element_children, find_entries,
+                                  subtree_hints)
+from agent.with_defaults import apply_with_defaults, parse_mode
+from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, qn, split_qn
+from agent.xpath_filter import XPathFilter, filter_from_element
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agent.server import Server
+
+Element = etree._Element
+Filter = Union[SubtreeFilter, XPathFilter]
+Hints = tuple[set[str] | None, set[str] | None]
+
+FILTER_TAG = qn(NC, "filter")
+XPATH_CAPABILITY = "urn:ietf:params:netconf:capability:xpath:1.0"
+#: Internal attribute on state subtrees merged into `<operational>`: where they came from
+#: (turned into ``or:origin`` by NMDA's with-origin, stripped otherwise).
+STATE_ORIGIN_MARK = qn(INTERNAL, "origin")
+
+
+# --- request parameters -------------------------------------------------------------------------
+
+def check_parameters(op: Element, allowed: Iterable[str]) -> None:
+    """Refuse parameters the operation does not define (RFC 6241 4.3: unknown-element)."""
+    allowed = set(allowed)
+    for child in element_children(op):
+        if child.tag not in allowed:
+            ns, local = split_qn(child.tag)
+            raise RpcError(ErrorTag.UNKNOWN_ELEMENT,
+                           f"<{split_qn(op.tag)[1]}> has no parameter <{local}>" + (f" in namespace {ns}" if ns else ""),
+                           type=ErrorType.PROTOCOL, info=[("bad-element", local)])
+
+
+def parse_filter(op: Element, schema: Schema | None, *, xpath_enabled: bool = True) -> Filter | None:
+    """The `<filter>` of get / get-config (RFC 6241 6.1, 8.9.1), or None for "everything"."""
+    found = op.findall(FILTER_TAG)
+    if not found:
+        return None
+    if len(found) > 1:
+        raise RpcError(ErrorTag.BAD_ELEMENT, "only one <filter> may be given", type=ErrorType.PROTOCOL,
+                       info=[("bad-element", "filter")])
+    filter_el = found[0]
+    kind = filter_el.get("type", filter_el.get(qn(NC, "type"), "subtree"))
+    if kind == "subtree":
+        return SubtreeFilter(filter_el, schema)
+    if kind == "xpath" and xpath_enabled:
+        return filter_from_element(filter_el)
+    raise RpcError(ErrorTag.BAD_ATTRIBUTE, f"filter type '{kind}' is not supported; use 'subtree' or 'xpath'",
+                   type=ErrorType.PROTOCOL, info=[("bad-attribute", "type"), ("bad-element", "filter")])
+
+
+def filter_hints(flt: Filter | None, schema: Schema | None) -> Hints:
+    """(top-level tags, VSI names) the filter can reach, for the state provider."""
+    if flt is None:
+        return None, None
+    if isinstance(flt, XPathFilter):
+        return flt.hints(schema)
+    return subtree_hints(flt.filter_el, schema)
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+def select(tops: Sequence[Element], flt: Filter | None, schema: Schema | None,
+           nsmap: dict[str | None, str]) -> Element:
+    """A new `<data>` element with what ``flt`` selects of ``tops`` (everything when None)."""
+    if flt is None:
+        selection = Selection(schema)
+        for top in tops:
+            selection.add_whole(None, top)
+        return selection.build(tops, nsmap)
+    if isinstance(flt, XPathFilter):
+        return flt.apply(tops, schema, nsmap)
+    return flt.apply(tops, nsmap)
+
+
+def retrieve(tops: Sequence[Element], flt: Filter | None, mode: str | None, schema: Schema | None, *,
+             root: Element | None = None, private: bool = False) -> Element:
+    """Filter, then with-defaults: the reply's `<data>`.
+
+    ``root``: the datastore root ``tops`` come from; without a filter the with-defaults copy
+    reads it directly (no intermediate copy).  ``private``: ``tops`` are copies this request
+    owns (the operational view), so they may be moved instead of copied.
+    """
+    if flt is None and root is not None:
+        source = root
+    elif flt is None and private:
+        source = gather(tops)
+    else:
+        source = select(tops, flt, schema, {None: NC})
+    return apply_with_defaults(source, mode, schema)
+
+
+def gather(tops: Sequence[Element]) -> Element:
+    """A `<data>` element adopting ``tops`` (moved, not copied: they must be private)."""
+    data = etree.Element(qn(NC, "data"), nsmap={None: NC})
+    data.extend(tops)
+    return data
+
+
+# --- the operational view: running + state ------------------------------------------------------
+
+#: Built-in state: top-level tag -> builder(server).  Filled by `monitoring` and `yang_library`
+#: (they register here so this module does not import them, and vice versa).
+BUILTIN_STATE: dict[str, Callable[["Server"], Element]] = {}
+
+
+def register_builtin_state(tag: str) -> Callable[[Callable[["Server"], Element]], Callable[["Server"], Element]]:
+    def register(builder: Callable[["Server"], Element]) -> Callable[["Server"], Element]:
+        BUILTIN_STATE[tag] = builder
+        return builder
+    return register
+
+
+def operational_tops(server: "Server", hints: Hints, config_root: Element | None = None) -> list[Element]:
+    """Top-level nodes of `<operational>` (config of running, merged with state), limited by hints.
+
+    Each returned node is a private copy and the root of its own document (what the XPath
+    filter needs).  ``config_root`` defaults to running (intended = running here).
+    """
+    tags, vsi_names = hints
+    schema: Schema = server.schema
+    root = server.datastores.root("running") if config_root is None else config_root
+    tops: dict[str, Element] = {}
+    for top in root:
+        if isinstance(top.tag, str) and (tags is None or top.tag in tags):
+            tops[top.tag] = _restricted_copy(top, vsi_names, schema)
+    for tag, builder in BUILTIN_STATE.items():
+        if tags is None or tag in tags:
+            _merge_top(tops, builder(server), schema, origin="system")
+    for state in server.state.operational(tags, vsi_names):
+        _adopt_origin_attributes(state)
+        _merge_top(tops, state, schema, origin="learned")
+    order = {tag: i for i, tag in enumerate(schema.roots)}
+    return sorted(tops.values(), key=lambda el: order.get(el.tag, len(order)))
+
+
+_PROVIDER_ORIGINS = etree.XPath("descendant-or-self::*[@o:origin]", namespaces={"o": ORIGIN})
+
+
+def _adopt_origin_attributes(state: Element) -> None:
+    """A provider's ``or:origin`` attributes become internal marks: they reach the wire only
+    through with-origin, which writes them back with the reply's own ``or`` prefix."""
+    attr = qn(ORIGIN, "origin")
+    for el in _PROVIDER_ORIGINS(state):
+        el.set(STATE_ORIGIN_MARK, el.attrib.pop(attr))
+
+
+def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema) -> Element:
+    """A copy of a top-level node; for `vsis`, only the named VSIs when names are known."""
+    if top.tag != VSIS_TAG or vsi_names is None:
+        return copy.deepcopy(top)
+    shell = etree.Element(top.tag, dict(top.attrib), nsmap={None: split_qn(top.tag)[0]})
+    vsi_node = schema.root(VSIS_TAG).child(VSI_TAG) if schema.root(VSIS_TAG) is not None else None
+    if vsi_node is None:
+        return copy.deepcopy(top)
+    for name in sorted(vsi_names):
+        for entry in find_entries(top, vsi_node, (name,)):
+            clone = copy.deepcopy(entry)
+            clone.tail = None
+            shell.append(clone)
+    return shell
+
+
+def _merge_top(tops: dict[str, Element], state: Element, schema: Schema, *, origin: str) -> None:
+    existing = tops.get(state.tag)
+    if existing is None:
+        if state.get(STATE_ORIGIN_MARK) is None:
+            state.set(STATE_ORIGIN_MARK, origin)
+        tops[state.tag] = _own_document(state)
+        return
+    merge_state(existing, state, schema.root(state.tag), origin=origin)
+
+
+def _own_document(el: Element) -> Element:
+    """``el`` as the root element of its own document (a copy if it has a parent)."""
+    if el.getparent() is None:
+        return el
+    clone = copy.deepcopy(el)
+    clone.tail = None
+    return clone
+
+
+def merge_state(target: Element, source: Element, snode: SchemaNode | None, *, origin: str) -> None:
+    """Merge a state subtree into a config subtree, matching list entries by their keys.
+
+    Nodes only in ``source`` are moved into ``target`` and marked with their origin; a
+    container that was only there for defaults stops being a default once it holds state.
+    """
+    target.attrib.pop(DEFAULT_MARK, None)
+    keys = {qn(snode.namespace, k) for k in snode.keys} if snode is not None and snode.keyword == "list" else ()
+    indexes: dict[str, dict[tuple[str, ...], Element]] = {}
+    for child in element_children(source):
+        if child.tag in keys:
+            continue  # the entry was matched by these very values
+        cnode = snode.child(child.tag) if snode is not None else None
+        match = _find_match(target, child, cnode, indexes)
+        if match is None:
+            if child.get(STATE_ORIGIN_MARK) is None:
+                child.set(STATE_ORIGIN_MARK, origin)
+            target.append(child)
+        elif cnode.is_leaf if cnode is not None else not element_children(child):
+            match.text = child.text
+        else:
+            merge_state(match, child, cnode, origin=origin)
+
+
+def _find_match(target: Element, child: Element, cnode: SchemaNode | None,
+                indexes: dict[str, dict[tuple[str, ...], Element]]) -> Element | None:
+    if cnode is None or cnode.keyword in ("container", "leaf"):
+        return target.find(child.tag)
+    if cnode.keyword == "leaf-list":
+        return next((e for e in target.iterchildren(child.tag) if e.text == child.text), None)
+    if cnode.keyword == "list":
+        index = indexes.get(child.tag)
+        if index is None:
+            index = indexes[child.tag] = {_key_of(e, cnode): e for e in target.iterchildren(child.tag)}
+        return index.get(_key_of(child, cnode))
+    return None
+
+
+def _key_of(entry: Element, list_node: SchemaNode) -> tuple[str, ...]:
+    return tuple((entry.findtext(qn(list_node.namespace, k)) or "").strip() for k in list_node.keys)
+
+
+# --- read hooks ---------------------------------------------------------------------------------
+
+#: Called with every retrieval reply (`<get>`, `<get-config>`, `<get-data>`) just before it is
+#: sent: the reply is a private copy, so a hook may remove nodes in place.  This is where RFC
+#: 8341 read access control plugs in (3.4.5: unreadable nodes are silently omitted).
+ReadHook = Callable[[RpcContext, Element], None]
+READ_HOOKS: list[ReadHook] = []
+
+
+def finish_reply(ctx: RpcContext, data: Element) -> Element:
+    for hook in READ_HOOKS:
+        hook(ctx, data)
+    return data
+
+
+# --- the operations ----------------------------------------------------------------------------
+
+def xpath_enabled(server: "Server") -> bool:
+    capabilities = server.capabilities() if callable(getattr(server, "capabilities", None)) else ()
+    return any(c.startswith(XPATH_CAPABILITY) for c in capabilities)
+
+
+@operation(qn(NC, "get-config"))
+def get_config(ctx: RpcContext, op: Element) -> Element:
+    """RFC 6241 7.1: configuration of running, candidate or startup, filtered."""
+    from agent.netconf_edit import datastore_parameter
+
+    check_parameters(op, {qn(NC, "source"), FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
+    source = datastore_parameter(op, "source", ("running", "candidate", "startup"))
+    assert isinstance(source, str)
+    schema = ctx.server.schema
+    flt = parse_filter(op, schema, xpath_enabled=xpath_enabled(ctx.server))
+    mode = parse_mode(op)
+    root = ctx.server.datastores.root(source)
+    return finish_reply(ctx, retrieve([top for top in root if isinstance(top.tag, str)], flt, mode, schema,
+                                      root=root))
+
+
+@operation(qn(NC, "get"))
+def get(ctx: RpcContext, op: Element) -> Element:
+    """RFC 6241 7.7: running configuration and state, filtered."""
+    check_parameters(op, {FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
+    schema = ctx.server.schema
+    flt = parse_filter(op, schema, xpath_enabled=xpath_enabled(ctx.server))
+    mode = parse_mode(op)
+    tops = operational_tops(ctx.server, filter_hints(flt, schema))
+    return finish_reply(ctx, retrieve(tops, flt, mode, schema, private=True))
+
