@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataplane.addr import ip_int, mac_bytes
 from dataplane.config import DeviceConfig, VsiConfig, validate
-from dataplane.events import Event
+from dataplane.events import Event, EventQueue
 from dataplane.pw_redundancy import SwitchoverError
 from dataplane.timers import Deadlines
 from dataplane.vsi import Port, Vsi
@@ -55,7 +55,7 @@ class Device:
         self.config = DeviceConfig()
         self.vsis: dict[str, Vsi] = {}
         self.deadlines = Deadlines()
-        self._events: list[Event] = []
+        self._events = EventQueue()
         self._ports: dict[str, Port] = {}
         self._port_vsi: dict[str, Vsi] = {}
         self._link_up: dict[str, bool] = {}
@@ -158,8 +158,7 @@ class Device:
             target.stats.reset()
 
     def pop_events(self) -> list[Event]:
-        events, self._events[:] = list(self._events), []
-        return events
+        return self._events.pop()
 
     def _targets(self, vsi: str | None) -> list[Vsi]:
         return list(self.vsis.values()) if vsi is None else [self._vsi(vsi)]

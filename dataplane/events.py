@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Event", "GroupAdded", "GroupLimitExceeded", "GroupRemoved", "PwStateChanged", "PwSwitchover"]
+__all__ = ["Event", "EventQueue", "GroupAdded", "GroupLimitExceeded", "GroupRemoved", "PwStateChanged",
+           "PwSwitchover", "dotted"]
 
 PwKey = tuple[str, int]
 
@@ -77,3 +78,63 @@ class GroupLimitExceeded(NamedTuple):
 
 
 Event = GroupAdded | GroupRemoved | PwStateChanged | PwSwitchover | GroupLimitExceeded
+
+
+def dotted(address: int) -> str:
+    """ip_str without the ipaddress module: group events are made at report rate."""
+    if address == 0:
+        return "0.0.0.0"
+    return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.{address & 255}"
+
+
+_GROUP_ADDED = object()
+_GROUP_REMOVED = object()
+
+
+class EventQueue:
+    """A device's events, in the order they happened, until :meth:`pop` hands them over.
+
+    Group events are queued as their raw fields (VSI, addresses as ints, time) and become
+    :class:`GroupAdded` / :class:`GroupRemoved` only when popped. While a table fills, each
+    new group would otherwise format two addresses and build a tuple that lives until the
+    driver drains, long enough for CPython's garbage collector to walk it and to count it
+    towards the next full collection; queued raw, the fields cost a list extend and
+    nothing the collector tracks. The events popped are the same values, in the same order.
+    """
+
+    __slots__ = ("_log",)
+
+    def __init__(self) -> None:
+        self._log: list[object] = []
+
+    def append(self, event: Event) -> None:
+        self._log.append(event)
+
+    def group_added(self, vsi: str, group: int, source: int, now: float) -> None:
+        self._log += (_GROUP_ADDED, vsi, group, source, now)
+
+    def group_removed(self, vsi: str, group: int, source: int, reason: str, now: float) -> None:
+        self._log += (_GROUP_REMOVED, vsi, group, source, reason, now)
+
+    def pop(self) -> list[Event]:
+        """Every queued event, oldest first; the queue is empty afterwards."""
+        log, self._log = self._log, []
+        events: list[Event] = []
+        i, end = 0, len(log)
+        while i < end:
+            item = log[i]
+            if item is _GROUP_ADDED:
+                vsi, group, source, now = log[i + 1:i + 5]
+                events.append(GroupAdded(vsi, dotted(group), dotted(source), now))  # type: ignore[arg-type]
+                i += 5
+            elif item is _GROUP_REMOVED:
+                vsi, group, source, reason, now = log[i + 1:i + 6]
+                events.append(GroupRemoved(vsi, dotted(group), dotted(source), reason, now))  # type: ignore[arg-type]
+                i += 6
+            else:
+                events.append(item)  # type: ignore[arg-type]
+                i += 1
+        return events
+
+    def __bool__(self) -> bool:
+        return bool(self._log)

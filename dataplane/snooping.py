@@ -27,7 +27,7 @@ from typing import Protocol
 
 from dataplane.addr import ALL_SYSTEMS, ip_int, ipv4_multicast_mac, is_link_local_group
 from dataplane.config import IgmpSnoopingConfig, StaticGroup
-from dataplane.events import Event, GroupAdded, GroupLimitExceeded, GroupRemoved
+from dataplane.events import EventQueue, GroupLimitExceeded
 from dataplane.igmp import GroupRecord, IgmpQuery, RecordType, build_query
 from dataplane.packet import build_igmp_frame
 from dataplane.stats import VsiStatistics
@@ -38,13 +38,9 @@ __all__ = ["ANY_SOURCE", "Entry", "GroupQueryRetransmit", "Membership", "Querier
 Frames = list[tuple[str, bytes]]
 ANY_SOURCE = 0
 _NONE: frozenset[int] = frozenset()
-
-
-def _dotted(address: int) -> str:
-    """ip_str without the ipaddress module: events are made at report rate."""
-    if address == ANY_SOURCE:
-        return "0.0.0.0"
-    return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.{address & 255}"
+"""The one empty source set. Every membership of an any-source group carries an exclude
+list, nearly always empty: sharing one object instead of a new ``frozenset()`` each saves
+200 bytes and one object the garbage collector has to walk, per group."""
 
 
 class QueryOutput(Protocol):
@@ -66,7 +62,7 @@ class Membership:
         self.expires: float | None = None
         self.since = now
         self.learned_on_backup = False
-        self.excluded: frozenset[int] = frozenset()
+        self.excluded: frozenset[int] = _NONE
         """EXCLUDE mode's exclude list (only on the any-source entry)."""
         self.scheduled: float | None = None
 
@@ -213,7 +209,7 @@ class Snooping:
         vsi: str,
         config: IgmpSnoopingConfig,
         deadlines: Deadlines,
-        events: list[Event],
+        events: EventQueue,
         stats: VsiStatistics,
         on_change: Callable[[int | None], None],
         output: QueryOutput,
@@ -395,7 +391,27 @@ class Snooping:
                     if scheduled is None or expires < scheduled:  # shorter timers after a reconfigure
                         self.deadlines.schedule(membership, expires)
                 return True
-        return self._exclude_mode(port, group, frozenset(), reporter, now, on_backup)
+        if rows is None:
+            return self._new_plain_group(port, group, reporter, now, on_backup)
+        return self._exclude_mode(port, group, _NONE, reporter, now, on_backup)
+
+    def _new_plain_group(self, port: str, group: int, reporter: int, now: float, on_backup: bool) -> bool:
+        """A v1/v2 report for a group the table does not have: exactly what
+        ``_exclude_mode`` does then (one (G, *) entry, one EXCLUDE({}) membership, a GMI),
+        without its set arithmetic, because a filling table runs this once per group."""
+        if not self._room_for_entry(now):
+            return False
+        entry = Entry(group, ANY_SOURCE, now)
+        self.groups[group] = {ANY_SOURCE: entry}
+        self.entry_count += 1
+        self.events.group_added(self.vsi, group, ANY_SOURCE, now)
+        membership = entry.ports[port] = Membership(self, entry, port, now, False)
+        self.on_change(group)
+        entry.last_reporter = reporter
+        membership.learned_on_backup = on_backup
+        membership.expires = now + self.membership_interval
+        self.deadlines.schedule(membership, membership.expires)
+        return True
 
     def leave(self, port: str, group: int, now: float) -> Frames:
         """IGMPv2 leave = v3 TO_IN({}): the port leaves the whole group."""
@@ -461,7 +477,7 @@ class Snooping:
             excluded = sources - include  # INCLUDE(A) -> EXCLUDE(A*B, B-A)
         for source in include - sources:  # Delete (A-B) / (X-A)
             self._remove_port(group, source, port, now, "left")
-        self._refresh(membership, excluded, reporter, now, on_backup)
+        self._refresh(membership, excluded or _NONE, reporter, now, on_backup)
         return True
 
     def _allow(self, port: str, group: int, sources: frozenset[int], reporter: int, now: float,
@@ -472,14 +488,14 @@ class Snooping:
         if any_source is not None and port in any_source.ports:
             exclude_mode = any_source.ports[port]
             if exclude_mode.excluded & sources:
-                exclude_mode.excluded = exclude_mode.excluded - sources  # EXCLUDE(X+A, Y-A)
+                exclude_mode.excluded = (exclude_mode.excluded - sources) or _NONE  # EXCLUDE(X+A, Y-A)
                 self.on_change(group)
         for source in sorted(sources):
             membership = self._membership(group, source, port, now, static=False)
             if membership is None:
                 continue
             accepted = True
-            self._refresh(membership, frozenset(), reporter, now, on_backup)
+            self._refresh(membership, _NONE, reporter, now, on_backup)
         return accepted
 
     def _include_sources(self, port: str, group: int) -> frozenset[int]:
@@ -545,7 +561,7 @@ class Snooping:
                 rows = self.groups[group] = {}
             entry = rows[source] = Entry(group, source, now)
             self.entry_count += 1
-            self.events.append(GroupAdded(self.vsi, _dotted(group), _dotted(source), now))
+            self.events.group_added(self.vsi, group, source, now)
         membership = entry.ports[port] = Membership(self, entry, port, now, static)
         self.on_change(group)
         return membership
@@ -580,7 +596,7 @@ class Snooping:
             limit = self.config.limit_max_entry
             if limit is not None and self.entry_count < limit:
                 self.limit_crossed = False
-            self.events.append(GroupRemoved(self.vsi, _dotted(entry.group), _dotted(entry.source), reason, now))
+            self.events.group_removed(self.vsi, entry.group, entry.source, reason, now)
         self.on_change(entry.group)
 
     def flush_port(self, port: str, now: float, reason: str) -> None:

@@ -31,10 +31,17 @@ class TimerOwner(Protocol):
 
 
 class Deadlines:
-    """A min-heap of (deadline, sequence, owner)."""
+    """A min-heap of (deadline, sequence) and the owner of each sequence number.
+
+    The owner is kept out of the heap entry on purpose: a tuple of a float and an int holds
+    no object the garbage collector tracks, so CPython stops tracking it at its first
+    collection, and a table of 100k groups no longer adds 100k tuples to every full
+    collection. Sequence numbers keep equal deadlines in the order they were scheduled.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, TimerOwner]] = []
+        self._heap: list[tuple[float, int]] = []
+        self._owners: dict[int, TimerOwner] = {}
         self._seq = count()
 
     def schedule(self, owner: TimerOwner, deadline: float) -> None:
@@ -43,14 +50,17 @@ class Deadlines:
         if current is not None and current <= deadline:
             return
         owner.scheduled = deadline
-        heapq.heappush(self._heap, (deadline, next(self._seq), owner))
+        seq = next(self._seq)
+        self._owners[seq] = owner
+        heapq.heappush(self._heap, (deadline, seq))
 
     def run_due(self, now: float) -> Frames:
         """Fire every owner whose deadline is at or before ``now``, in deadline order."""
         out: Frames = []
-        heap = self._heap
+        heap, owners = self._heap, self._owners
         while heap and heap[0][0] <= now:
-            deadline, _, owner = heapq.heappop(heap)
+            deadline, seq = heapq.heappop(heap)
+            owner = owners.pop(seq)
             if owner.scheduled != deadline:
                 continue  # superseded by an earlier entry that already fired or is pending
             owner.scheduled = None
@@ -59,9 +69,9 @@ class Deadlines:
 
     def next_deadline(self) -> float | None:
         """The earliest pending deadline (possibly a stale one: firing it is harmless)."""
-        heap = self._heap
-        while heap and heap[0][2].scheduled != heap[0][0]:
-            heapq.heappop(heap)
+        heap, owners = self._heap, self._owners
+        while heap and owners[heap[0][1]].scheduled != heap[0][0]:
+            del owners[heapq.heappop(heap)[1]]
         return heap[0][0] if heap else None
 
     def __len__(self) -> int:

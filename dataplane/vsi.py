@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataplane.addr import BROADCAST_MAC, is_link_local_group
 from dataplane.config import VsiConfig
-from dataplane.events import Event, PwStateChanged, PwSwitchover
+from dataplane.events import EventQueue, PwStateChanged, PwSwitchover
 from dataplane.igmp import (
     IGMP_LEAVE,
     IGMP_V1_REPORT,
@@ -138,7 +138,7 @@ class Vsi:
         device_mac: bytes,
         local_address: int,
         deadlines: Deadlines,
-        events: list[Event],
+        events: EventQueue,
         link_up: dict[str, bool],
     ) -> None:
         self.name = config.name
