@@ -269,16 +269,11 @@ class Vsi:
         else:
             self._learn(src, port, now)
         stats = self.stats
-        if kind == IGMP_V2_REPORT:
-            stats.reports_v2_received += 1
-            if not snooping.report(port.name, group, reporter, now, False):
-                return []
-            out = self._to_router_ports(port, frame, False)
-            if out:
-                stats.reports_forwarded += 1
-            return out
-        if kind == IGMP_V1_REPORT:
-            stats.reports_v1_received += 1
+        if kind == IGMP_V2_REPORT or kind == IGMP_V1_REPORT:
+            if kind == IGMP_V2_REPORT:
+                stats.reports_v2_received += 1
+            else:
+                stats.reports_v1_received += 1
             if not snooping.report(port.name, group, reporter, now, False):
                 return []
             out = self._to_router_ports(port, frame, False)
