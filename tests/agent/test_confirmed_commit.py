@@ -77,6 +77,45 @@ def test_session_end_rolls_back_a_non_persistent_confirmed_commit(nc_factory, ag
     assert snapshot(watcher) == before
 
 
+def test_dropped_connection_rolls_back_a_non_persistent_confirmed_commit(nc_factory, agent_server):
+    """RFC 6241 8.4.1: the session ending for any reason, not only <close-session>."""
+    asker, watcher = nc_factory(), nc_factory()
+    edit(asker, vsis(vsi("old")))
+    before = snapshot(watcher)
+    confirmed_change(asker)
+    asker._session._transport.close()      # the TCP connection goes, no close-session
+    assert agent_server.wait_until(lambda server: not pending(server))
+    assert snapshot(watcher) == before
+
+
+def test_kill_session_rolls_back_the_killed_sessions_confirmed_commit(nc_factory, agent_server):
+    asker, killer = nc_factory(), nc_factory()
+    edit(asker, vsis(vsi("old")))
+    before = snapshot(killer)
+    confirmed_change(asker)
+    killer.kill_session(str(asker.session_id))
+    assert not agent_server.run(lambda: pending(agent_server.server))
+    assert snapshot(killer) == before
+
+
+def test_another_session_cannot_cancel_a_non_persistent_confirmed_commit(nc_factory):
+    asker, other = nc_factory(), nc_factory()
+    confirmed_change(asker)
+    error = one_error(lambda: other.cancel_commit())
+    assert (error["type"], error["tag"]) == ("protocol", "in-use")
+    assert error["info"] == {"session-id": str(asker.session_id)}
+    assert names(other) == ["new"]
+
+
+def test_follow_up_confirmed_commit_replaces_the_timeout(nc, agent_server):
+    """RFC 6241 8.4.5.1: a follow-up confirmed commit restarts the timer with its own timeout."""
+    edit(nc, vsis(vsi("old")))
+    confirmed_change(nc, name="first", timeout="600")
+    confirmed_change(nc, name="second", timeout="1")
+    assert agent_server.wait_until(lambda server: not pending(server))
+    assert names(nc) == ["old"]
+
+
 def test_another_session_cannot_confirm_a_non_persistent_confirmed_commit(nc_factory):
     asker, other = nc_factory(), nc_factory()
     confirmed_change(asker)

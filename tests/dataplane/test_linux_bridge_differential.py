@@ -54,6 +54,8 @@ def _why_not() -> str | None:
         return "needs root to create network namespaces"
     if not shutil.which("ip") or not shutil.which("bridge"):
         return "needs iproute2 (ip, bridge)"
+    if not shutil.which("sysctl"):
+        return "needs procps (sysctl)"
     probe = f"dpdiff-probe-{os.getpid()}"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode != 0:
