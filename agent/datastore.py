@@ -13,6 +13,22 @@ is proportional to the change, not to the 10k VSIs around it.  Discard-changes c
 touched subtrees back from running.  Only when running was changed behind a dirty
 candidate's back (a direct edit of running, copy-config) does a commit fall back to full
 validation and a whole-tree copy.
+
+Running and candidate are *tracked* by the validator (:meth:`Validator.track`): it keeps the
+value indexes that make a global rule such as "an interface belongs to one AC or PW" a few
+dictionary lookups.  The promise that comes with it is kept here, in one place per way a
+tree can change: every edit's changes reach :meth:`Validator.validate` or
+:meth:`Validator.notice` (also after the edit is taken back, so the index re-reads what the
+undo restored); subtrees copied between the trees (commit, discard-changes, a clean candidate
+following running) are reported as the changes :func:`sync_paths` returns; a tree that
+replaces another one as a whole (load, copy-config, confirmed-commit rollback, a diverged
+commit or discard) goes through :meth:`Datastores._install`, which tracks it afresh and
+forgets the tree it replaces.
+
+running.xml holds the explicit configuration only (the loader fills the defaults in again).
+Its bytes are kept per entry (:class:`agent.persist.ExplicitForm`) and the same touched paths
+that drive the replay name the entries to serialise again, so a save costs the changed
+entries plus joining the others' bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ from lxml import etree
 from agent.edit_config import (DataPath, EditResult, EntryIndex, apply_edit, attach, detach, find_step,
                                is_default, step_of)
 from agent.errors import (ErrorTag, ErrorType, RpcError, RpcErrors, in_use, lock_denied, reply_errors)
-from agent.persist import TEMP_PREFIX, atomic_write, is_temp_file, remove_durably
+from agent.persist import TEMP_PREFIX, ExplicitForm, atomic_write, is_temp_file, remove_durably
 from agent.schema import Schema, SchemaNode
 from agent.validate import Change, Validator
 from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, qn
@@ -151,11 +167,50 @@ class Datastores:
         self.running = Datastore(RUNNING, self._with_defaults(empty_root()))
         self.candidate = Candidate(CANDIDATE, copy.deepcopy(self.running.root))
         self.startup = Datastore(STARTUP, self._with_defaults(empty_root()))
+        validator.track(self.running.root)
+        validator.track(self.candidate.root)
         #: whether startup.xml exists (delete-config removes it)
         self.startup_saved = False
         self.commit_hooks: list[CommitHook] = []
+        #: running.xml's bytes without defaults, kept per tree and entry (see persist_running)
+        self.explicit = ExplicitForm(is_default)
         #: the pending confirmed commit state (agent.confirmed_commit.ConfirmedCommits), made on first use
         self.confirmed_commits: object | None = None
+
+    # ----- whole trees and the validator's value indexes --------------------------------
+
+    def _install(self, store: Datastore, root: etree._Element) -> None:
+        """``root`` becomes ``store``'s whole tree (module docstring, "tracked").
+
+        Running and candidate trees are tracked afresh (their value indexes are rebuilt from
+        the new tree when first needed); the replaced tree is forgotten unless the other
+        datastore holds it now.
+        """
+        old = store.root
+        store.root = root
+        if store is not self.startup:
+            self.validator.track(root)
+        if old is not self.running.root and old is not self.candidate.root:
+            self.validator.forget(old)
+            self.explicit.forget(old)
+
+    def _entries_changed(self, store: Datastore, paths: Iterable[DataPath]) -> None:
+        """The saved form of the entries (children of top-level nodes) on ``paths`` in
+        ``store``'s tree is out of date: the paths an edit or a replay touched name every
+        entry it can change (an entry it creates is new, so not in the saved form yet)."""
+        root = store.root
+        for path in paths:
+            top_schema = self.schema.root(path[0][0])
+            top = None if top_schema is None else find_step(root, top_schema, path[0], store.index)
+            if top is None or top_schema is None:
+                continue
+            if len(path) == 1:
+                self.explicit.invalidate(root, top, None)
+                continue
+            entry_schema = top_schema.child(path[1][0])
+            entry = None if entry_schema is None else find_step(top, entry_schema, path[1], store.index)
+            if entry is not None:
+                self.explicit.invalidate(root, top, entry)
 
     # ----- files ------------------------------------------------------------------------
 
@@ -189,19 +244,19 @@ class Datastores:
         """
         self._remove_leftover_temp_files()
         if self.startup_file.exists():
-            self.startup.root = self._load_file(self.startup_file)
+            self._install(self.startup, self._load_file(self.startup_file))
             self.startup_saved = True
-            self.running.root = copy.deepcopy(self.startup.root)
+            self._install(self.running, copy.deepcopy(self.startup.root))
             self.persist_running()
         elif self.rollback_file.exists():
             log.warning("a confirmed commit was never confirmed before the restart; "
                         "running goes back to %s", self.rollback_file)
-            self.running.root = self._load_file(self.rollback_file)
+            self._install(self.running, self._load_file(self.rollback_file))
             self.persist_running()
         elif self.running_file.exists():
-            self.running.root = self._load_file(self.running_file)
+            self._install(self.running, self._load_file(self.running_file))
         self.drop_rollback_point()
-        self.candidate.root = copy.deepcopy(self.running.root)
+        self._install(self.candidate, copy.deepcopy(self.running.root))
         self.candidate.mark_clean()
 
     def _remove_leftover_temp_files(self) -> None:
@@ -241,12 +296,10 @@ class Datastores:
         for anything the schema does not allow (unknown elements, bad values, state data).
         """
         from agent.instance import load_instance
-        # A detached copy: error-paths must start at the data (the request around an inline
-        # <config> is not part of the instance identifier).
-        source = copy.deepcopy(config) if config.getparent() is not None else config
         # defaults are filled here, with the validator's `when` test (a default guarded by a
-        # false `when` does not exist, RFC 7950 7.6.1)
-        return self._with_defaults(load_instance(self.schema, source, fill_defaults=False))
+        # false `when` does not exist, RFC 7950 7.6.1); error-paths start below `config`
+        # even while it is still inside the request (agent.yang_types.instance_path)
+        return self._with_defaults(load_instance(self.schema, config, fill_defaults=False))
 
     def _with_defaults(self, root: etree._Element) -> etree._Element:
         from agent import defaults
@@ -254,16 +307,15 @@ class Datastores:
         return root
 
     def serialize(self, root: etree._Element) -> bytes:
-        """The bytes saved for a datastore: the tree as held, default marks included.
-
-        Keeping the marks costs nothing here (no copy, one C-level serialisation); the loader
-        drops marked nodes and instantiates defaults afresh, so a file written by hand without
-        marks loads the same way.
-        """
+        """The bytes saved for startup and the rollback point: the tree as held, default marks
+        included (one C-level serialisation of a tree saved once; the loader drops marked
+        nodes and instantiates defaults afresh)."""
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def persist_running(self) -> None:
-        atomic_write(self.running_file, self.serialize(self.running.root))
+        """Save running without its defaults (re-filled on load), re-serialising only the
+        entries changed since the last save (:class:`agent.persist.ExplicitForm`)."""
+        atomic_write(self.running_file, self.explicit.serialize(self.running.root))
 
     def persist_startup(self) -> None:
         atomic_write(self.startup_file, self.serialize(self.startup.root))
@@ -362,17 +414,24 @@ class Datastores:
         store = self.get(name)
         result = apply_edit(self.schema, store.root, config, default_operation=default_operation,
                             error_option=error_option, index=store.index, when_ok=self.validator.when_holds)
+        self._entries_changed(store, result.touched)
         try:
             if name == RUNNING:
                 self._settle_running_edit(result, test_option)
             else:
                 self._settle_candidate_edit(result, test_option, session_id)
         except BaseException:
-            result.rollback()
+            self._take_back(store, result)
             raise
         if result.errors:
             raise RpcErrors(result.errors)
         return result
+
+    def _take_back(self, store: Datastore, result: EditResult) -> None:
+        """Undo an applied edit; the validator re-reads every node its changes name."""
+        changes = list(result.changes)
+        result.rollback()
+        self.validator.notice(store.root, changes)
 
     def _settle_running_edit(self, result: EditResult, test_option: str) -> None:
         # test-option "set" (RFC 6241 8.6.5) would skip this; running is validated anyway:
@@ -382,7 +441,7 @@ class Datastores:
         if errors:
             raise RpcErrors(errors)
         if test_option == "test-only":
-            result.rollback()
+            self._take_back(self.running, result)
             return
         if not result.changes and not result.touched:
             return
@@ -393,10 +452,12 @@ class Datastores:
     def _settle_candidate_edit(self, result: EditResult, test_option: str, session_id: int) -> None:
         if test_option == "test-only":
             errors = self.validator.validate(self.candidate.root, self._live_pending(result.changes))
-            result.rollback()
+            self._take_back(self.candidate, result)
             if errors:
                 raise RpcErrors(errors)
             return
+        # validated at commit; the value indexes follow the tree now
+        self.validator.notice(self.candidate.root, result.changes)
         if result.touched:
             self.candidate.pending.extend(result.changes)
             self.candidate.touched.extend(result.touched)
@@ -407,7 +468,13 @@ class Datastores:
         if self.candidate.dirty:
             self.candidate.diverged = True
         else:
-            sync_paths(self.schema, self.running, self.candidate, touched)
+            self._sync(self.running, self.candidate, touched)
+
+    def _sync(self, source: Datastore, target: Datastore, touched: list[DataPath]) -> None:
+        """:func:`sync_paths`, with the copied subtrees reported to the validator and the
+        saved form."""
+        self._entries_changed(target, touched)      # before: the entries are still in the tree
+        self.validator.notice(target.root, sync_paths(self.schema, source, target, touched))
 
     # ----- commit and discard (RFC 6241 8.3.4) ------------------------------------------
 
@@ -428,9 +495,10 @@ class Datastores:
             raise RpcErrors(errors)
         self._run_commit_hooks(candidate.root, changes)
         old_root, old_index = self.running.root, self.running.index
+        # both trees stay tracked: the value indexes follow them through the swap
         self.running.adopt(candidate.root, candidate.index)
         candidate.adopt(old_root, old_index)
-        sync_paths(self.schema, self.running, candidate, candidate.touched)
+        self._sync(self.running, candidate, candidate.touched)
         candidate.mark_clean()
         self.persist_running()
         return changes
@@ -442,8 +510,8 @@ class Datastores:
             raise RpcErrors(errors)
         changes = diff_trees(self.schema, self.running.root, new_root)
         self._run_commit_hooks(new_root, changes)
-        self.running.root = new_root
-        self.candidate.root = copy.deepcopy(new_root)
+        self._install(self.running, new_root)
+        self._install(self.candidate, copy.deepcopy(new_root))
         self.candidate.mark_clean()
         self.persist_running()
         return changes
@@ -452,9 +520,9 @@ class Datastores:
         """RFC 6241 8.3.4.2: the candidate becomes the current running again."""
         candidate = self.candidate
         if candidate.diverged:
-            candidate.root = copy.deepcopy(self.running.root)
+            self._install(candidate, copy.deepcopy(self.running.root))
         elif candidate.touched:
-            sync_paths(self.schema, self.running, candidate, candidate.touched)
+            self._sync(self.running, candidate, candidate.touched)
         candidate.mark_clean()
 
     def validate_datastore(self, name: str) -> list[RpcError]:
@@ -485,13 +553,13 @@ class Datastores:
         if name == RUNNING:
             self.replace_running(new_root)
         elif name == CANDIDATE:
-            self.candidate.root = new_root
+            self._install(self.candidate, new_root)
             self.candidate.pending = []
             self.candidate.touched = []
             self.candidate.diverged = True
             self.candidate.modified_by.add(session_id)
         elif name == STARTUP:
-            self.startup.root = new_root
+            self._install(self.startup, new_root)
             self.persist_startup()
         else:
             self.get(name)
@@ -504,12 +572,12 @@ class Datastores:
                 raise RpcErrors(errors)
         changes = diff_trees(self.schema, self.running.root, new_root)
         self._run_commit_hooks(new_root, changes)
-        self.running.root = new_root
+        self._install(self.running, new_root)
         self.persist_running()
         if self.candidate.dirty:
             self.candidate.diverged = True
         else:
-            self.candidate.root = copy.deepcopy(new_root)
+            self._install(self.candidate, copy.deepcopy(new_root))
         return changes
 
     def restore_running(self, snapshot: etree._Element) -> list[Change]:
@@ -522,7 +590,7 @@ class Datastores:
     def delete_startup(self, *, session_id: int) -> None:
         """delete-config on startup: the saved configuration is gone, startup is empty."""
         self.check_writable(STARTUP, session_id)
-        self.startup.root = self._with_defaults(empty_root())
+        self._install(self.startup, self._with_defaults(empty_root()))
         remove_durably(self.startup_file)
         self.startup_saved = False
 
@@ -533,14 +601,19 @@ class Datastores:
 
 # --------------------------------------------------------------------------- replay ---------
 
-def sync_paths(schema: Schema, source: Datastore, target: Datastore, paths: Iterable[DataPath]) -> None:
+def sync_paths(schema: Schema, source: Datastore, target: Datastore,
+               paths: Iterable[DataPath]) -> list[Change]:
     """Make ``target``'s tree equal ``source``'s at every path in ``paths`` (with subtrees).
 
     The two trees are equal everywhere else.  Paths under another listed path are covered
     by it; a path whose parent is missing in ``target`` is widened to the first missing
     ancestor.  Default marks on the ancestors are copied too.  Cost: one lookup per path
     step through the trees' list indexes, plus copying the changed subtrees.
+
+    Returns what happened to ``target`` as changes (a replaced subtree is a delete of the old
+    one and a create of the copy), for the validator's value indexes of ``target``.
     """
+    changes: list[Change] = []
     done: set[DataPath] = set()
     for path in sorted(set(paths), key=lambda p: _document_order(schema, source, p)):
         if any(path[:i] in done for i in range(1, len(path) + 1)):
@@ -548,8 +621,9 @@ def sync_paths(schema: Schema, source: Datastore, target: Datastore, paths: Iter
         path = _widen_to_existing_parent(schema, target, path)
         if any(path[:i] in done for i in range(1, len(path))):
             continue
-        _sync_one(schema, source, target, path)
+        changes += _sync_one(schema, source, target, path)
         done.add(path)
+    return changes
 
 
 def _document_order(schema: Schema, source: Datastore, path: DataPath) -> tuple:
@@ -588,7 +662,16 @@ def _widen_to_existing_parent(schema: Schema, target: Datastore, path: DataPath)
     return path
 
 
-def _sync_one(schema: Schema, source: Datastore, target: Datastore, path: DataPath) -> None:
+def _schema_at(schema: Schema, path: DataPath) -> SchemaNode:
+    current: SchemaNode | None = None
+    for step in path:
+        current = schema.root(step[0]) if current is None else current.child(step[0])
+        assert current is not None, step
+    assert current is not None
+    return current
+
+
+def _sync_one(schema: Schema, source: Datastore, target: Datastore, path: DataPath) -> list[Change]:
     src_chain = _walk(schema, source, path)
     dst_chain = _walk(schema, target, path)
     for src, dst in zip(src_chain[1:-1], dst_chain[1:-1]):   # ancestors: copy the default mark
@@ -600,13 +683,20 @@ def _sync_one(schema: Schema, source: Datastore, target: Datastore, path: DataPa
     dst_parent, dst_node = dst_chain[-2], dst_chain[-1]
     src_parent, src_node = src_chain[-2], src_chain[-1]
     if dst_parent is None:
-        return
+        return []
+    node = _schema_at(schema, path)
+    changes: list[Change] = []
     if dst_node is not None:
         detach(dst_parent, dst_node, target.index)
+        changes.append(Change("delete", node, dst_parent, None, dst_node.text if node.is_leaf else None, None,
+                              old_element=dst_node))
     if src_node is None:
-        return
+        return changes
     assert src_parent is not None
-    _insert_like(schema, src_parent, src_node, dst_parent, copy.deepcopy(src_node), target.index)
+    new = copy.deepcopy(src_node)
+    _insert_like(schema, src_parent, src_node, dst_parent, new, target.index)
+    changes.append(Change("create", node, dst_parent, new, None, new.text if node.is_leaf else None))
+    return changes
 
 
 def _insert_like(schema: Schema, src_parent: etree._Element, src_node: etree._Element,

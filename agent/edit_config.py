@@ -246,6 +246,17 @@ class EntryIndex:
             entry = list_map.entries.get(key_values)
         return entry
 
+    def _drop_maps_inside(self, element: etree._Element) -> None:
+        """Forget the maps of lists inside a removed subtree.
+
+        Besides being useless, they would keep a Python proxy for every entry of a detached
+        subtree alive; lxml frees such proxies one by one, each time searching the detached
+        subtree for the others - quadratic in the number of entries.  There are only a few
+        maps (one per list of at least :attr:`MIN_ENTRIES` entries), each checked by walking up.
+        """
+        for parent in [p for p in self._maps if p is element or _is_inside(p, element)]:
+            del self._maps[parent]
+
     def inserted(self, parent: etree._Element, element: etree._Element) -> None:
         maps = self._maps.get(parent)
         if not maps:
@@ -256,7 +267,7 @@ class EntryIndex:
                 list_map.entries[entry_key_values(element, list_map.schema)] = element
 
     def removed(self, parent: etree._Element, element: etree._Element) -> None:
-        self._maps.pop(element, None)            # a removed big-list parent takes its map along
+        self._drop_maps_inside(element)          # a removed big-list parent takes its map along
         maps = self._maps.get(parent)
         if not maps:
             return
@@ -279,6 +290,15 @@ class _ListMap:
         return cls(schema_node, entries, _last_child(parent))
 
 
+def _is_inside(node: etree._Element, ancestor: etree._Element) -> bool:
+    current = node.getparent()
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.getparent()
+    return False
+
+
 def _last_child(parent: etree._Element) -> etree._Element | None:
     return next(parent.iterchildren(reversed=True), None)
 
@@ -295,9 +315,9 @@ def attach(parent: etree._Element, element: etree._Element, position: int | None
            index: EntryIndex | None) -> None:
     """``parent.insert`` (``position`` None: append) that keeps ``index`` current."""
     if position is None:
-        parent.append(element)
+        relocate(element, lambda: parent.append(element))
     else:
-        parent.insert(position, element)
+        relocate(element, lambda: parent.insert(position, element))
     if index is not None:
         index.inserted(parent, element)
 
@@ -305,10 +325,40 @@ def attach(parent: etree._Element, element: etree._Element, position: int | None
 def detach(parent: etree._Element, element: etree._Element, index: EntryIndex | None) -> None:
     """``parent.remove`` that keeps ``index`` current (the tail text is kept with the element)."""
     tail = element.tail
-    parent.remove(element)
+    relocate(element, lambda: parent.remove(element))
     element.tail = tail
     if index is not None:
         index.removed(parent, element)
+
+
+#: an element with fewer children is moved in one piece (see :func:`relocate`)
+PIECEWISE_MIN_CHILDREN = 16
+
+
+def relocate(element: etree._Element, move: Callable[[], None]) -> None:
+    """Run ``move`` (an lxml call that links or unlinks ``element``) in time linear in its subtree.
+
+    Every link or unlink makes lxml re-home the namespace of each node of the moved subtree
+    (``moveNodeToDocument``).  Its cache of already re-homed namespaces misses for every node
+    whose namespace is declared *outside* the moved subtree, and grows by one entry per miss,
+    so the move costs the square of the number of such nodes (lxml 6.x).  Our default marks
+    are exactly that: one attribute in the internal namespace, declared once at the root, on
+    every default - unlinking the VSI list of 10k VSIs took 3 s, linking it back as long.
+
+    Moving a big element's children out first (each child is a small move, and afterwards
+    carries the declarations it needs itself), moving the element, and putting the children
+    back (their namespaces are now declared inside each moved piece: cache hits) keeps the
+    whole move linear.  Children keep their order and tail text.
+    """
+    if len(element) < PIECEWISE_MIN_CHILDREN:
+        move()
+        return
+    children = list(element)
+    for child in children:
+        relocate(child, lambda child=child: element.remove(child))     # type: ignore[misc]
+    move()
+    for child in children:
+        element.append(child)
 
 
 def find_leaf_list_entry(parent: etree._Element, schema_node: SchemaNode, value: str) -> etree._Element | None:
@@ -874,7 +924,7 @@ class ConfigEdit:
         for step, (child, child_schema) in want.items():
             if step not in have:
                 new = copy.deepcopy(child)
-                self._insert(element, new, None)
+                self._insert(element, new, _schema_position(element, child_schema))
                 self._record(Change("create", child_schema, element, new,
                                     None, new.text if child_schema.is_leaf else None), new, where)
 

@@ -454,6 +454,8 @@ class _Sink:
         self.tree = tree
         #: (constraint, element) pairs evaluated in this run, elements kept alive
         self.checked: dict[tuple[int, int], etree._Element] = {}
+        #: the K values each change touches, by (id(change), chain, key) (changes outlive the run)
+        self.keyed_values: dict[tuple[int, tuple[SchemaNode, ...], tuple[SchemaNode, ...]], set[str] | None] = {}
 
     def add(self, violation: _Violation) -> None:
         key = (id(violation.anchor), violation.rule, violation.detail)
@@ -585,23 +587,27 @@ class ValueIndex:
         return found
 
     def apply(self, change: Change, depth: int) -> None:
-        """Follow one change (``depth``: the schema depth of the changed node)."""
+        """Follow one change (``depth``: the schema depth of the changed node).
+
+        Every entry the change mentions is re-read from the tree as it is *now* (kept if
+        still attached, with its current values; dropped otherwise).  So applying a change
+        twice, or applying the changes of an edit again after the edit was taken back (its
+        undo re-attaches the deleted subtrees and detaches the created ones), leaves the index
+        describing the tree exactly.
+        """
         if change.schema not in self.nodes:
             return
         entry_depth = len(self.chain)
         if depth <= entry_depth:
             below = self.chain[depth:]
-            if change.old_element is not None:
-                for entry in _follow([change.old_element], below):
-                    self._remove(id(entry))
-            if change.element is not None:
-                for entry in _follow([change.element], below):
-                    self.refresh(entry)
+            for subtree in (change.old_element, change.element):
+                if subtree is not None:
+                    for entry in _follow([subtree], below):
+                        self.refresh(entry)
             return
-        if change.element is not None:
-            entry = _ancestor(change.element, depth - entry_depth)
-        else:
-            entry = _ancestor(change.parent, depth - 1 - entry_depth)
+        # the change is inside one entry: the parent of the changed node leads to it (the
+        # changed element itself may be detached by now)
+        entry = _ancestor(change.parent, depth - 1 - entry_depth)
         if entry is not None:
             self.refresh(entry)
 
@@ -1217,7 +1223,7 @@ class Validator:
                     chain = _ancestors_or_self(constraint.owner)[unit.apex:]
                     found.extend(_follow([region], chain))
                 continue
-            values = self._keyed_values(unit.keyed, change) if unit.keyed is not None else None
+            values = self._keyed_values_once(unit.keyed, change, sink) if unit.keyed is not None else None
             if values is None:
                 return None
             if not unit.keyed.q_steps:       # Q is current(): owners found by their own value
@@ -1251,6 +1257,15 @@ class Validator:
         if change.element is None or apex > depth:
             return None
         return _ancestor(change.element, depth - apex)
+
+    def _keyed_values_once(self, keyed: Keyed, change: Change, sink: _Sink) -> set[str] | None:
+        """:meth:`_keyed_values`, computed once per change and (chain, key) in a run: every
+        constraint reading the same keyed path asks the same question, and for a deleted
+        subtree of 10k VSIs the answer is a walk over all of them."""
+        memo_key = (id(change), keyed.chain, keyed.key)
+        if memo_key not in sink.keyed_values:
+            sink.keyed_values[memo_key] = self._keyed_values(keyed, change)
+        return sink.keyed_values[memo_key]
 
     def _keyed_values(self, keyed: Keyed, change: Change) -> set[str] | None:
         """The K values a change touches (module docstring); None when they cannot be known."""

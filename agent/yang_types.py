@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from agent.errors import ErrorTag, ErrorType, RpcError
-from agent.xmlns import split_qn
+from agent.xmlns import NC, NMDA, split_qn
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent.schema import Schema, SchemaNode, YangType
@@ -116,12 +116,21 @@ def node_path(node: "SchemaNode") -> tuple[str, dict[str, str]]:
     return node.schema_path(), nsmap
 
 
+#: elements that hold data nodes and are not data themselves: a datastore tree's root and the
+#: `<config>` / `<data>` parameters of RFC 6241 and RFC 8526 operations (instance identifiers
+#: start below them)
+DATA_WRAPPERS: frozenset[str] = frozenset(
+    f"{{{ns}}}{name}" for ns in (NC, NMDA) for name in ("config", "data"))
+
+
 def instance_path(element: etree._Element, schema: "Schema") -> tuple[str, dict[str, str]]:
     """RFC 7950 9.13 instance identifier of a datastore element and the prefixes it uses.
 
     ``/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/vl2mc:query-interval``.
-    The walk stops at the first ancestor the schema does not know (the `<data>` or
-    `<config>` wrapper).  List entries get one predicate per key (in key order), leaf-list
+    The walk stops below the datastore or `<config>` wrapper (:data:`DATA_WRAPPERS`), so an
+    inline `<config>` still inside its `<rpc>` (copy-config, edit-config) gives the same
+    paths as the datastore tree the data ends up in; above the schema's roots unknown
+    ancestors are skipped.  List entries get one predicate per key (in key order), leaf-list
     entries `[.='value']`.
     """
     chain: list[etree._Element] = []
@@ -129,6 +138,8 @@ def instance_path(element: etree._Element, schema: "Schema") -> tuple[str, dict[
     while current is not None and isinstance(current.tag, str):
         chain.append(current)
         current = current.getparent()
+        if current is not None and current.tag in DATA_WRAPPERS:
+            break
     chain.reverse()
     steps: list[str] = []
     nsmap: dict[str, str] = {}

@@ -1,5 +1,11 @@
 """Cost of a one-leaf edit-config + commit with 1k and 10k VSIs present (in-process).
 
+Rows: ``query-interval`` (a leaf only its own VSI's constraints read), ``interface`` (a new
+AC: its interface is read by the global "interface used once" must, answered by the
+validator's value index of the tracked candidate), and ``remove all`` (one `remove` of the
+whole VSI list + commit; ``release`` is the time to free everything afterwards, which was
+the shutdown stall).
+
 SPEC section 7: netconfd needs 11.2 s for this with 10k VSIs.  Our commit is incremental,
 so everything except writing running.xml (O(tree) bytes, fsync'ed) should stay in the low
 milliseconds whatever the number of VSIs.  Run: ``.venv/bin/python -m bench.bench_commit``.
@@ -16,6 +22,7 @@ Phases reported (median of the repetitions, milliseconds):
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -48,6 +55,26 @@ def populated(n_vsis: int, schema, state_dir: Path) -> Datastores:
         etree.SubElement(snooping, f"{{{VL2MC}}}enable").text = "true"
     stores.replace("running", stores.tree_from_config(config), session_id=0)
     return stores
+
+
+def interface_edit(vsi: str, value: int) -> etree._Element:
+    """A new AC on ``vsi``: its interface leaf is read by the global "interface used once" must
+    (re-checked through the validator's value index; ``value`` must be unique per call)."""
+    config = etree.Element(CONFIG, nsmap={None: NC})
+    vsis = etree.SubElement(config, f"{{{VL2MC}}}vsis", nsmap={None: VL2MC})
+    entry = etree.SubElement(vsis, f"{{{VL2MC}}}vsi")
+    etree.SubElement(entry, f"{{{VL2MC}}}name").text = vsi
+    ac = etree.SubElement(etree.SubElement(entry, f"{{{VL2MC}}}acs"), f"{{{VL2MC}}}ac")
+    etree.SubElement(ac, f"{{{VL2MC}}}interface").text = f"extra{value}"
+    return config
+
+
+def remove_all_vsis() -> etree._Element:
+    """One `remove` of the whole VSI list (the shutdown / GC-stall scenario)."""
+    config = etree.Element(CONFIG, nsmap={None: NC})
+    vsis = etree.SubElement(config, f"{{{VL2MC}}}vsis", nsmap={None: VL2MC})
+    vsis.set(f"{{{NC}}}operation", "remove")
+    return config
 
 
 def one_leaf_edit(vsi: str, value: int) -> etree._Element:
@@ -85,12 +112,18 @@ class PhaseTimer:
         stores.persist_running = timed_persist              # type: ignore[method-assign]
 
 
-def run(n_vsis: int, repeat: int, schema) -> dict[str, float]:
+EDITS = {
+    "query-interval": lambda vsi, i: one_leaf_edit(vsi, 30 + i % 50),
+    "interface": interface_edit,
+}
+
+
+def run(n_vsis: int, repeat: int, schema, edit: str = "query-interval") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as state_dir:
         stores = populated(n_vsis, schema, Path(state_dir))
         timer = PhaseTimer(stores)
         for i in range(repeat):
-            config = one_leaf_edit(f"vsi{(i * 7919) % n_vsis}", 30 + i % 50)
+            config = EDITS[edit](f"vsi{(i * 7919) % n_vsis}", i)
             start = time.perf_counter()
             stores.edit("candidate", config, session_id=1)
             timer.times["edit"].append(time.perf_counter() - start)
@@ -105,17 +138,43 @@ def run(n_vsis: int, repeat: int, schema) -> dict[str, float]:
     return result
 
 
+def run_remove_all(n_vsis: int, schema) -> dict[str, float]:
+    """Remove every VSI with one edit + commit, then drop the datastores (``release``: the
+    time lxml needs to free what the commit left behind - the shutdown stall)."""
+    with tempfile.TemporaryDirectory() as state_dir:
+        stores = populated(n_vsis, schema, Path(state_dir))
+        timer = PhaseTimer(stores)
+        start = time.perf_counter()
+        stores.edit("candidate", remove_all_vsis(), session_id=1)
+        timer.times["edit"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        stores.commit()
+        timer.times["commit"].append(time.perf_counter() - start)
+        result = {phase: values[0] * 1000 for phase, values in timer.times.items() if values}
+        start = time.perf_counter()
+        del stores, timer
+        gc.collect()
+        result["release"] = (time.perf_counter() - start) * 1000
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     schema = load_schema()
-    print(f"{'VSIs':>7} {'edit':>8} {'validate':>9} {'apply':>8} {'persist':>8} {'commit':>8}  (ms, median)  running.xml")
+    print(f"{'edit':>15} {'VSIs':>7} {'edit':>8} {'validate':>9} {'apply':>8} {'persist':>8} {'commit':>8}"
+          "  (ms, median)  running.xml")
+    for edit in EDITS:
+        for n in args.sizes:
+            r = run(n, args.repeat, schema, edit)
+            print(f"{edit:>15} {n:>7} {r['edit']:8.3f} {r['validate']:9.3f} {r['apply']:8.3f} "
+                  f"{r['persist']:8.3f} {r['commit']:8.3f}  {r['file_kib']:10.0f} KiB")
     for n in args.sizes:
-        r = run(n, args.repeat, schema)
-        print(f"{n:>7} {r['edit']:8.3f} {r['validate']:9.3f} {r['apply']:8.3f} {r['persist']:8.3f} "
-              f"{r['commit']:8.3f}  {r['file_kib']:10.0f} KiB")
+        r = run_remove_all(n, schema)
+        print(f"{'remove all':>15} {n:>7} {r['edit']:8.3f} {r['validate']:9.3f} {'':>8} {r['persist']:8.3f} "
+              f"{r['commit']:8.3f}  then dropping the references: {r['release']:.1f} ms")
 
 
 if __name__ == "__main__":

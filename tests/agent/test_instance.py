@@ -429,3 +429,42 @@ def test_load_verdict_agrees_with_libyang(body: str) -> None:
     except (RpcError, RpcErrors):
         ours_ok = False
     assert ours_ok == libyang_ok, message
+
+
+# --- error-path of data still inside its request ---------------------------------------------
+
+def _inside_request(operation: str, config_el: etree._Element) -> etree._Element:
+    """``config_el`` placed where RFC 6241 puts it in an `<rpc>` (copy-config source or
+    edit-config), still attached: what the server hands to the loader."""
+    rpc = etree.fromstring(f'<rpc xmlns="{NC}" message-id="1"><{operation}><target><running/></target>'
+                           f'{"<source/>" if operation == "copy-config" else ""}</{operation}></rpc>')
+    holder = rpc[0].find(f"{{{NC}}}source") if operation == "copy-config" else rpc[0]
+    holder.append(config_el)
+    return config_el
+
+
+@pytest.mark.parametrize("operation", ["copy-config", "edit-config"])
+def test_the_error_path_of_inline_config_starts_at_the_data_not_at_the_request(operation: str) -> None:
+    from tests.conftest import compiled_schema
+    doc = _inside_request(operation, vsi_config("<igmp-snooping><query-interval>soon</query-interval></igmp-snooping>"))
+    err = load_error(compiled_schema(), doc)
+    assert err.tag is ErrorTag.INVALID_VALUE
+    assert err.path == f"{VSI_PATH}/vl2mc:igmp-snooping/vl2mc:query-interval"
+    assert err.path_nsmap == {"vl2mc": VL2MC}
+
+
+def test_copy_config_of_inline_config_reports_a_bad_value_at_its_data_path(tmp_path) -> None:
+    from agent.datastore import Datastores
+    from agent.validate import Validator
+    from tests.conftest import compiled_schema
+    schema = compiled_schema()
+    stores = Datastores(schema, Validator(schema), tmp_path)
+    stores.load()
+    before = etree.tostring(stores.root("running"))
+    doc = _inside_request("copy-config", vsi_config("<acs><ac><interface>not a port!</interface></ac></acs>"))
+    with pytest.raises(RpcError) as info:
+        stores.tree_from_config(doc)
+    assert info.value.tag is ErrorTag.INVALID_VALUE
+    assert info.value.path == f"{VSI_PATH}/vl2mc:acs/vl2mc:ac[vl2mc:interface='not a port!']/vl2mc:interface"
+    assert doc.getparent() is not None                       # the request is left as it was
+    assert etree.tostring(stores.root("running")) == before
