@@ -1,4 +1,4 @@
-"""``python -m dataplane failover [--json]``: the same as ``python -m dataplane.scenario``."""
+"""``python -m dataplane failover|revert [--json]``: the same as ``python -m dataplane.scenario``."""
 
 from __future__ import annotations
 

@@ -41,8 +41,9 @@ class SwitchoverError(ValueError):
 
 
 class PwListener(Protocol):
-    def pw_changed(self, pw: Pseudowire, now: float) -> None:
-        """A PW's oper-status, forwarding state or remote status changed."""
+    def pw_changed(self, pw: Pseudowire, now: float) -> Frames:
+        """A PW's oper-status, forwarding state or remote status changed; returns what the
+        change makes the listener send (a recovering pair member's report solicitation)."""
 
     def pw_switched(self, from_pw: Pseudowire, to_pw: Pseudowire, now: float) -> None:
         """The owner moved forwarding of a redundancy pair from one PW to the other."""
@@ -207,6 +208,12 @@ class PwRedundancy:
     def is_owner(self) -> bool:
         return self.primary is not None and self.backup is not None
 
+    def sibling(self, pw: Pseudowire) -> Pseudowire | None:
+        """The other member of ``pw``'s redundancy pair (None: not a pair member here)."""
+        if not self.is_owner or pw.role is None:
+            return None
+        return self.backup if pw is self.primary else self.primary
+
     def active_member(self) -> Pseudowire | None:
         if not self.is_owner:
             return None
@@ -288,7 +295,7 @@ class PwRedundancy:
             frames = [self.control_frame(p, PwMessageType.STATUS) for p in switched]
         for p in self.pws.values():
             if p.snapshot() != before[p.key]:
-                self.listener.pw_changed(p, now)
+                frames += self.listener.pw_changed(p, now)
         if switched is not None:
             self.listener.pw_switched(switched[0], switched[1], now)
         return frames

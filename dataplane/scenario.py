@@ -24,7 +24,13 @@ window, the longest interruption, duplicates, upstream MAC moves, loops (a node 
 its own frames), and for context the frames lost in flight on the cut link and the entries
 SPE2 held on its PW when the failure came.
 
-``python -m dataplane.scenario failover [--json]`` runs it twice and prints both.
+The revert scenario (:func:`run_revert`, :class:`RevertResult`) goes on from there: the
+primary comes back after an outage, and wait-to-restore later the UPE reverts to it. With
+the feature SPE1 must hold the groups by then (the UPE solicits reports when the primary
+comes back, see :mod:`dataplane.vsi`), so the revert costs what the switchover costs.
+
+``python -m dataplane.scenario failover|revert [--json]`` runs one of them twice, without
+and with the feature, and prints both.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ from dataclasses import asdict, dataclass
 from dataplane.addr import ip_int, mac_bytes, mac_str
 from dataplane.config import AcConfig, DeviceConfig, IgmpSnoopingConfig, PwConfig, VsiConfig
 from dataplane.device import Device
-from dataplane.sim import DeviceNode, Host, Link, MacMove, Router, Simulator, Switch
+from dataplane.events import PwStateChanged, PwSwitchover
+from dataplane.sim import DeviceNode, Host, Link, MacMove, MulticastStream, Router, Simulator, Switch
 
-__all__ = ["FailoverLab", "FailoverResult", "build_lab", "device_configs", "format_table", "main", "run_failover"]
+__all__ = ["FailoverLab", "FailoverResult", "RevertResult", "build_lab", "device_configs", "format_revert_table",
+           "format_table", "main", "run_failover", "run_revert"]
 
 VSI = "iptv"
 VC_ID = 100
@@ -88,6 +96,40 @@ class FailoverResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RevertResult:
+    """One revert run's measurements, over the frames sent from the primary's restore on."""
+
+    lost_frames: int
+    interruption_ms: float
+    """The longest gap that ended at or after the revert."""
+    duplicate_frames: int
+    mac_moves: int
+    """Upstream MAC moves after the failure towards the standby side: flaps."""
+    loops: int
+    feature: bool
+    frames_expected: int
+    spe1_entries_at_revert: int
+    """Entries SPE1 held on its PW when the revert made it active: what forwarded at once."""
+    queries_solicited: int
+    """General queries the UPE sent its hosts when a PW of its pair came back up."""
+    station_moves: int
+    """Moves after the failure to the side the UPE forwards on: the network following the
+    switchover and the revert, not flaps."""
+    failure: str
+    fail_at: float
+    restored_at: float
+    reverted_at: float | None
+    """When the UPE made the primary active again (None: it never did)."""
+    recovered_at: float | None
+    """When the last receiver got its first frame after the revert (None: never)."""
+    wtr_time: float
+    seed: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
 @dataclass
 class FailoverLab:
     """Every node and link of the topology, for the scenario and for interactive labs."""
@@ -111,8 +153,10 @@ def device_configs(
     query_interval: float = 60.0,
     max_response_time: float = 10.0,
     version: int = 2,
+    wtr_time: float = 30.0,
 ) -> dict[str, DeviceConfig]:
-    """SPEC section 6's configuration of the three devices, feature on or off."""
+    """SPEC section 6's configuration of the three devices, feature on or off; ``wtr_time``
+    is the UPE primary PW's wait-to-restore."""
     igmp = IgmpSnoopingConfig(
         enable=True,
         version=version,
@@ -133,7 +177,7 @@ def device_configs(
         "UPE": device(
             "UPE",
             (AcConfig("ac1"), AcConfig("ac2")),
-            (PwConfig(SPE1_ADDRESS, VC_ID, "pw-spe1", role="primary"),
+            (PwConfig(SPE1_ADDRESS, VC_ID, "pw-spe1", role="primary", wtr_time=wtr_time),
              PwConfig(SPE2_ADDRESS, VC_ID, "pw-spe2", role="backup")),
         ),
         "SPE1": device("SPE1", *spe),
@@ -213,23 +257,151 @@ def run_failover(
                              max_response_time=max_response_time, version=version)
     lab = build_lab(sim, configs, query_interval=query_interval, max_response_time=max_response_time,
                     version=version, pw_delay=pw_delay)
-    lab.router.start(0.0)
-    for name, groups in RECEIVER_GROUPS.items():
-        for group in groups:
-            sim.at(0.5, lab.receivers[name].join, group)
-    streams = [lab.router.stream(group, rate, start=1.0) for group in GROUPS]
+    streams = _start_traffic(lab, rate)
     cut = fail_at if fail_at is not None else lab.router.last_startup_query_time + query_interval / 2
     end = lab.router.next_query_time(cut) + max_response_time + 2.0
 
     sim.run(cut)
     spe2_entries = _entries_on(lab.spe2, "pw-upe")
-    if failure == "carrier":
-        lab.primary_link.set_up(False)
-    else:
-        lab.primary_link.silent_failure = True
+    _break(lab.primary_link, failure)
     sim.run(end)
 
-    window = (2.0, end - 1.0)
+    reception = _measure(lab, streams, (2.0, end - 1.0), cut, rate)
+    relocations = _relocations(lab.segment.mac_moves, cut)
+    return FailoverResult(
+        lost_frames=reception.lost,
+        interruption_ms=reception.interruption_ms,
+        duplicate_frames=reception.duplicates,
+        mac_moves=len(lab.segment.mac_moves) - len(relocations),
+        loops=_loops(lab),
+        feature=feature,
+        lost_in_flight=lab.primary_link.lost_in_flight,
+        station_moves_after_switchover=len(relocations),
+        frames_expected=reception.expected,
+        spe2_entries_before_failure=spe2_entries,
+        failure=failure,
+        fail_at=cut,
+        recovered_at=reception.recovered_at,
+        seed=seed,
+    )
+
+
+def run_revert(
+    feature: bool,
+    seed: int = 1,
+    *,
+    source_mac_replace: bool = True,
+    query_interval: float = 60.0,
+    max_response_time: float = 10.0,
+    rate: float = 1000.0,
+    version: int = 2,
+    wtr_time: float = 30.0,
+    outage: float = 3.0,
+    fail_at: float | None = None,
+    pw_delay: float = 0.001,
+    failure: str = "carrier",
+) -> RevertResult:
+    """Build the lab, stream, break the primary PW for ``outage`` seconds, restore it, and
+    measure the revert that wait-to-restore brings (SPEC 2.1: as rapid as the switchover).
+
+    Timeline as in :func:`run_failover` up to the break. The break comes at ``fail_at``
+    (default: the outage and wait-to-restore centred between two of the router's queries,
+    so no query helps SPE1 relearn before the revert: the case the feature must cover).
+    The primary is restored ``outage`` seconds later; the UPE reverts ``wtr_time`` after
+    it sees the PW up again. The run ends when, without the feature, the first query after
+    the revert and the reports it triggers must have restored the stream: that query's time
+    plus max-response-time plus 2 s. Loss is counted over sequence numbers sent from the
+    restore until one second before the end; the failover itself is run_failover's business.
+    """
+    if failure not in FAILURES:
+        raise ValueError(f"failure is one of {', '.join(FAILURES)}, not {failure!r}")
+    if outage <= 0:
+        raise ValueError(f"outage must be positive, not {outage!r}")
+    sim = Simulator(seed)
+    configs = device_configs(feature, source_mac_replace=source_mac_replace, query_interval=query_interval,
+                             max_response_time=max_response_time, version=version, wtr_time=wtr_time)
+    lab = build_lab(sim, configs, query_interval=query_interval, max_response_time=max_response_time,
+                    version=version, pw_delay=pw_delay)
+    streams = _start_traffic(lab, rate)
+    last_startup = lab.router.last_startup_query_time
+    cut = fail_at if fail_at is not None else last_startup + max(0.0, (query_interval - outage - wtr_time) / 2)
+    restore = cut + outage
+    # A silent failure heals when the UPE hears SPE1's next keepalive: one interval at most.
+    detection = configs["UPE"].vsis[0].pws[0].keepalive_interval + pw_delay if failure == "silent" else 0.0
+    expected_revert = restore + detection + wtr_time
+    end = lab.router.next_query_time(expected_revert) + max_response_time + 2.0
+
+    sim.run(cut)
+    _break(lab.primary_link, failure)
+    sim.run(restore)
+    _repair(lab.primary_link, failure)
+    sim.run(end)
+
+    reverted_at = _revert_time(lab.upe, restore)
+    if reverted_at is not None:
+        reverted_at = round(reverted_at, 6)
+    reception = _measure(lab, streams, (restore, end - 1.0), reverted_at if reverted_at is not None else restore,
+                         rate)
+    flaps = _flaps(lab, cut)
+    return RevertResult(
+        lost_frames=reception.lost,
+        interruption_ms=reception.interruption_ms,
+        duplicate_frames=reception.duplicates,
+        mac_moves=len(flaps),
+        loops=_loops(lab),
+        feature=feature,
+        frames_expected=reception.expected,
+        spe1_entries_at_revert=0 if reverted_at is None else _entries_when_active(lab.spe1, reverted_at),
+        queries_solicited=int(lab.upe.device.vsis[VSI].stats.queries_solicited),
+        station_moves=len([m for m in lab.segment.mac_moves if m.time >= cut]) - len(flaps),
+        failure=failure,
+        fail_at=cut,
+        restored_at=restore,
+        reverted_at=reverted_at,
+        recovered_at=reception.recovered_at,
+        wtr_time=wtr_time,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class _Reception:
+    """What the receivers got in a measured window, summed over every (receiver, group)."""
+
+    expected: int
+    lost: int
+    duplicates: int
+    interruption_ms: float
+    recovered_at: float | None
+
+
+def _start_traffic(lab: FailoverLab, rate: float) -> list[MulticastStream]:
+    """The router queries from 0, the receivers join at 0.5 s, every group streams from 1 s."""
+    lab.router.start(0.0)
+    for name, groups in RECEIVER_GROUPS.items():
+        for group in groups:
+            lab.sim.at(0.5, lab.receivers[name].join, group)
+    return [lab.router.stream(group, rate, start=1.0) for group in GROUPS]
+
+
+def _break(link: Link, failure: str) -> None:
+    if failure == "carrier":
+        link.set_up(False)
+    else:
+        link.silent_failure = True
+
+
+def _repair(link: Link, failure: str) -> None:
+    if failure == "carrier":
+        link.set_up(True)
+    else:
+        link.silent_failure = False
+
+
+def _measure(lab: FailoverLab, streams: list[MulticastStream], window: tuple[float, float], since: float,
+             rate: float) -> _Reception:
+    """Loss and duplicates over the frames sent in ``window``; the longest interruption and
+    the recovery among gaps that ended at or after ``since`` (the failure, or the revert)."""
     expected = lost = duplicates = 0
     interruption = 0.0
     recovered: list[float | None] = []
@@ -242,28 +414,55 @@ def run_failover(
             expected += len(sent)
             lost += reception.missing_from(sent)
             duplicates += reception.duplicates
-            gaps = [g for g in reception.gaps if g.resume_time >= cut]
+            gaps = [g for g in reception.gaps if g.resume_time >= since]
             if gaps:
                 interruption = max(interruption, max(g.duration for g in gaps) - 1.0 / rate)
-            recovered.append(_first_after(reception, cut, sim))
-    relocations = _relocations(lab.segment.mac_moves, cut)
-    nodes = [lab.router, lab.segment, lab.spe1, lab.spe2, lab.upe, *lab.receivers.values()]
-    return FailoverResult(
-        lost_frames=lost,
+            recovered.append(_first_after(reception, since, lab.sim))
+    return _Reception(
+        expected=expected,
+        lost=lost,
+        duplicates=duplicates,
         interruption_ms=round(interruption * 1000, 3),
-        duplicate_frames=duplicates,
-        mac_moves=len(lab.segment.mac_moves) - len(relocations),
-        loops=sum(node.loops_detected for node in nodes),
-        feature=feature,
-        lost_in_flight=lab.primary_link.lost_in_flight,
-        station_moves_after_switchover=len(relocations),
-        frames_expected=expected,
-        spe2_entries_before_failure=spe2_entries,
-        failure=failure,
-        fail_at=cut,
         recovered_at=None if None in recovered else round(max(r for r in recovered if r is not None), 6),
-        seed=seed,
     )
+
+
+def _loops(lab: FailoverLab) -> int:
+    nodes = [lab.router, lab.segment, lab.spe1, lab.spe2, lab.upe, *lab.receivers.values()]
+    return sum(node.loops_detected for node in nodes)
+
+
+def _revert_time(upe: DeviceNode, after: float) -> float | None:
+    """When the UPE moved forwarding back to the primary after ``after`` (None: it did not)."""
+    for event in upe.events:
+        if isinstance(event, PwSwitchover) and event.time >= after and event.to_pw == (SPE1_ADDRESS, VC_ID):
+            return event.time
+    return None
+
+
+def _entries_when_active(spe: DeviceNode, after: float) -> int:
+    """Entries the SPE held on its PW when the UPE's signal made it active at or after
+    ``after`` (the revert): what started forwarding in that step (0 when it never did)."""
+    for event in spe.events:
+        if isinstance(event, PwStateChanged) and event.time >= after and event.forwarding_state == "active":
+            return event.forwarding_entries
+    return 0
+
+
+def _flaps(lab: FailoverLab, since: float) -> list[MacMove]:
+    """Upstream MAC moves since ``since`` that do not follow the topology: a station moving
+    to the uplink of the SPE whose PW the UPE forwards on is the network following the
+    switchover or the revert; a move anywhere else (to the standby side) is a flap."""
+    active_side = "to-SPE1"
+    changes = sorted((e.time, "to-SPE1" if e.to_pw[0] == SPE1_ADDRESS else "to-SPE2")
+                     for e in lab.upe.events if isinstance(e, PwSwitchover))
+    flaps: list[MacMove] = []
+    for move in lab.segment.mac_moves:
+        while changes and changes[0][0] <= move.time:
+            active_side = changes.pop(0)[1]
+        if move.time >= since and move.to_port != active_side:
+            flaps.append(move)
+    return flaps
 
 
 def _relocations(moves: list[MacMove], cut: float) -> list[MacMove]:
@@ -310,16 +509,42 @@ _ROWS = (
 )
 
 
+_REVERT_ROWS = (
+    ("lost_frames", "frames lost at receivers"),
+    ("interruption_ms", "longest interruption (ms)"),
+    ("duplicate_frames", "duplicate frames"),
+    ("mac_moves", "MAC moves upstream"),
+    ("loops", "loops detected"),
+    ("station_moves", "station moves (switchover, revert)"),
+    ("queries_solicited", "UPE report solicitations"),
+    ("spe1_entries_at_revert", "SPE1 entries on its PW at revert"),
+)
+
+
 def format_table(without: FailoverResult, with_feature: FailoverResult) -> str:
     """The side-by-side view of the two runs."""
-    left, right = without.as_dict(), with_feature.as_dict()
-    width = max(len(label) for _, label in _ROWS)
-    lines = [f"{'':<{width}}  {'without feature':>16}  {'with feature':>14}"]
-    for key, label in _ROWS:
-        lines.append(f"{label:<{width}}  {_cell(left[key]):>16}  {_cell(right[key]):>14}")
+    lines = _side_by_side(without.as_dict(), with_feature.as_dict(), _ROWS)
     lines.append(f"(primary PW {_FAILURE_WORDS[without.failure]} at t={without.fail_at:g} s; seed {without.seed}; "
                  f"{without.frames_expected} frames expected per run)")
     return "\n".join(lines)
+
+
+def format_revert_table(without: RevertResult, with_feature: RevertResult) -> str:
+    """The side-by-side view of the two revert runs."""
+    lines = _side_by_side(without.as_dict(), with_feature.as_dict(), _REVERT_ROWS)
+    reverted = "never" if with_feature.reverted_at is None else f"t={with_feature.reverted_at:g} s"
+    lines.append(f"(primary PW {_FAILURE_WORDS[without.failure]} at t={without.fail_at:g} s, restored at "
+                 f"t={without.restored_at:g} s, reverted {reverted} (wtr-time {without.wtr_time:g} s); "
+                 f"seed {without.seed}; {without.frames_expected} frames expected per run)")
+    return "\n".join(lines)
+
+
+def _side_by_side(left: dict[str, object], right: dict[str, object], rows: tuple[tuple[str, str], ...]) -> list[str]:
+    width = max(len(label) for _, label in rows)
+    lines = [f"{'':<{width}}  {'without feature':>16}  {'with feature':>14}"]
+    for key, label in rows:
+        lines.append(f"{label:<{width}}  {_cell(left[key]):>16}  {_cell(right[key]):>14}")
+    return lines
 
 
 _FAILURE_WORDS = {"carrier": "cut", "silent": "silently broken"}
@@ -333,7 +558,8 @@ def _cell(value: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dataplane.scenario", description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["failover"])
+    parser.add_argument("scenario", choices=["failover", "revert"],
+                        help="failover: the primary fails; revert: it fails, comes back, and wait-to-restore reverts")
     parser.add_argument("--json", action="store_true", help="one JSON object: without_feature, with_feature")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--query-interval", type=float, default=60.0, help="seconds (default 60)")
@@ -342,15 +568,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--igmp-version", type=int, choices=[2, 3], default=2)
     parser.add_argument("--failure", choices=FAILURES, default="carrier",
                         help="carrier: link down at both ends (default); silent: keepalives must detect it")
+    parser.add_argument("--wtr-time", type=float, default=30.0, help="revert: wait-to-restore seconds (default 30)")
+    parser.add_argument("--outage", type=float, default=3.0, help="revert: seconds the primary stays down (default 3)")
     args = parser.parse_args(argv)
     common = {"seed": args.seed, "query_interval": args.query_interval, "max_response_time": args.max_response_time,
               "rate": args.rate, "version": args.igmp_version, "failure": args.failure}
-    without = run_failover(False, **common)
-    with_feature = run_failover(True, **common)
-    if args.json:
-        print(json.dumps({"without_feature": without.as_dict(), "with_feature": with_feature.as_dict()}))
+    if args.scenario == "revert":
+        revert = {"wtr_time": args.wtr_time, "outage": args.outage}
+        runs = run_revert(False, **common, **revert), run_revert(True, **common, **revert)
+        table = format_revert_table(*runs)
     else:
-        print(format_table(without, with_feature))
+        runs = run_failover(False, **common), run_failover(True, **common)
+        table = format_table(*runs)
+    if args.json:
+        print(json.dumps({"without_feature": runs[0].as_dict(), "with_feature": runs[1].as_dict()}))
+    else:
+        print(table)
     return 0
 
 

@@ -353,21 +353,32 @@ class Snooping:
         self.stats.queries_sent += 1
         return self.output.send_query(self._query_frame(0, ALL_SYSTEMS, self.config.max_response_time), None, now)
 
+    def solicitation_query(self) -> bytes:
+        """A General Query from 0.0.0.0 that makes the hosts report within max-response-time.
+
+        RFC 4541 2.1.1 lets a snooping switch that is not the querier send such "proxy"
+        queries: the null source keeps them out of querier election and router-port
+        learning everywhere (``Querier.heard`` and ``query_received`` ignore source 0), so
+        asking the hosts changes nobody's view of where the routers are."""
+        return self._query_frame(0, ALL_SYSTEMS, self.config.max_response_time, source=0)
+
     def send_group_query(self, group: int, port: str, now: float) -> Frames:
         self.stats.group_specific_queries_sent += 1
         frame = self._query_frame(group, group, self.config.last_member_query_interval)
         return self.output.send_query(frame, port, now)
 
-    def _query_frame(self, group: int, destination: int, max_resp_time: float) -> bytes:
-        """A query in the configured version. IGMPv2 carries 0.1..25.5 s (RFC 2236 2.2);
-        QRV is 0 when robustness exceeds 7 (RFC 3376 4.1.6); QQIC saturates (4.1.7)."""
+    def _query_frame(self, group: int, destination: int, max_resp_time: float, source: int | None = None) -> bytes:
+        """A query in the configured version, from our querier address unless ``source`` is
+        given. IGMPv2 carries 0.1..25.5 s (RFC 2236 2.2); QRV is 0 when robustness exceeds 7
+        (RFC 3376 4.1.6); QQIC saturates (4.1.7)."""
         config = self.config
         if config.version == 2:
             max_resp_time = max(0.1, min(max_resp_time, 25.5))
         igmp = build_query(config.version, max_resp_time, group,
                            qrv=config.robustness if config.robustness <= 7 else 0,
                            qqic_seconds=min(int(config.query_interval), 31744))
-        return build_igmp_frame(self.device_mac, self.querier.address, destination, igmp)
+        address = self.querier.address if source is None else source
+        return build_igmp_frame(self.device_mac, address, destination, igmp)
 
     # -- reports and leaves ------------------------------------------------------------
 

@@ -37,6 +37,9 @@ class VsiStatistics:
     reports_received_on_standby_pw: int = 0
     protocol_dropped_on_standby_pw: int = 0
     source_macs_replaced: int = 0
+    queries_solicited: int = 0
+    """General queries from 0.0.0.0 the owner sent to its ACs when a PW of its redundancy
+    pair came back up (one per recovery, whatever the number of ACs): see dataplane.vsi."""
     # data
     data_forwarded: int = 0
     data_dropped_on_standby: int = 0

@@ -10,6 +10,26 @@ The data fast path reads a few bytes and does one dict lookup: each port keeps a
 invalidated when that group's membership changes (or for everyone, when a port or router
 port changes). Split horizon is baked into the cached tuples. Reports are learned on a
 second fast path; every other frame is parsed once by :func:`dataplane.packet.classify`.
+
+PW recovery (SPEC 2.1: the revert is as rapid as the switchover). A PW that goes down loses
+its entries on both of its ends, and on the owner its router port; the peer behind it would
+learn the groups again only when the querier next asks and the hosts answer, up to a query
+interval later, so the revert after wait-to-restore would find it empty. Snooping switches solve the same
+problem after a topology change by asking the hosts themselves (Cisco's TCN query solicit,
+RFC 4541 2.1.1's proxy queries). So when a member of a redundancy pair comes back up on its
+owner, while IGMP snooping and ``backup-report-forward`` are on:
+
+* it becomes a router port (flagged ``via-backup`` while standby) if its sibling is one: a
+  redundancy pair protects one upstream, so the routers behind one member are behind the
+  other, and ``backup-report-forward`` sends reports only to router ports. The router's
+  next query through the peer refreshes it; if none comes, it ages out like any other;
+* the owner sends one General Query from 0.0.0.0 (configured version and max-response-time,
+  device MAC) out of its ACs, counted in ``queries_solicited``. Hosts report within
+  max-response-time, the reports cross the recovered standby PW, and the peer holds the
+  entries long before wait-to-restore ends. The null source keeps the query out of every
+  querier election and router-port learning.
+
+Without ``backup-report-forward`` nothing could cross the standby PW, so nothing is sent.
 """
 
 from __future__ import annotations
@@ -548,14 +568,36 @@ class Vsi:
         self._port_changed(port, now)
         return []
 
-    def pw_changed(self, pw: Pseudowire, now: float) -> None:
+    def pw_changed(self, pw: Pseudowire, now: float) -> Frames:
         port = self.ports[pw.interface]
+        was_up = port.oper_up
         self._port_changed(port, now)
         forwarding_entries = 0
         if port.forwarding and self.snooping is not None:
             forwarding_entries = self.snooping.count_on_port(port.name)
         self.events.append(PwStateChanged(self.name, pw.key, pw.oper_status, pw.forwarding_state,
                                           pw.remote_status or "active", now, forwarding_entries))
+        if not was_up and port.oper_up:
+            return self._pair_member_recovered(port, now)
+        return []
+
+    def _pair_member_recovered(self, port: Port, now: float) -> Frames:
+        """Prepare the peer behind a recovered pair member before it is needed (module
+        docstring: "PW recovery"): the PW becomes a router port like its sibling, and the
+        hosts are asked to report so that their reports cross it at once."""
+        snooping = self.snooping
+        pw = port.pw
+        sibling = self.pws.sibling(pw) if pw is not None else None
+        if snooping is None or sibling is None or not snooping.config.backup_report_forward:
+            return []
+        if sibling.interface in snooping.router_ports and port.name not in snooping.router_ports:
+            snooping.mark_router(port.name, now, via_backup=port.standby)
+        acs = [p.name for p in self.ports.values() if not p.is_pw and p.forwarding]
+        if not acs:
+            return []
+        self.stats.queries_solicited += 1
+        query = snooping.solicitation_query()
+        return [(name, query) for name in acs]
 
     def pw_switched(self, from_pw: Pseudowire, to_pw: Pseudowire, now: float) -> None:
         preinstalled = self.snooping.count_on_port(to_pw.interface) if self.snooping is not None else 0
