@@ -115,6 +115,8 @@ class Framer:
             return message + EOM
         if not message:
             raise ValueError("a chunked message needs at least one byte (RFC 6242 section 4.2)")
+        if len(message) <= MAX_CHUNK_SIZE:   # every real message: one chunk, one copy
+            return b"\n#%d\n%b%b" % (len(message), message, _END_OF_CHUNKS)
         parts: list[bytes] = []
         for start in range(0, len(message), MAX_CHUNK_SIZE):
             chunk = message[start:start + MAX_CHUNK_SIZE]

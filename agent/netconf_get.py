@@ -46,7 +46,8 @@ STATE_ORIGIN_MARK = qn(INTERNAL, "origin")
 
 def check_parameters(op: Element, allowed: Iterable[str]) -> None:
     """Refuse parameters the operation does not define (RFC 6241 4.3: unknown-element)."""
-    allowed = set(allowed)
+    if not isinstance(allowed, (set, frozenset)):
+        allowed = set(allowed)
     for child in element_children(op):
         if child.tag not in allowed:
             ns, local = split_qn(child.tag)
@@ -55,9 +56,13 @@ def check_parameters(op: Element, allowed: Iterable[str]) -> None:
                            type=ErrorType.PROTOCOL, info=[("bad-element", local)])
 
 
-def parse_filter(op: Element, schema: Schema | None, *, xpath_enabled: bool = True) -> Filter | None:
-    """The `<filter>` of get / get-config (RFC 6241 6.1, 8.9.1), or None for "everything"."""
-    found = op.findall(FILTER_TAG)
+def parse_filter(op: Element, schema: Schema | None, *,
+                 xpath_enabled: bool | Callable[[], bool] = True) -> Filter | None:
+    """The `<filter>` of get / get-config (RFC 6241 6.1, 8.9.1), or None for "everything".
+
+    ``xpath_enabled`` may be a callable: it is then asked only when an XPath filter arrives.
+    """
+    found = list(op.iterchildren(FILTER_TAG))   # (findall goes through ElementPath: slower)
     if not found:
         return None
     if len(found) > 1:
@@ -67,7 +72,7 @@ def parse_filter(op: Element, schema: Schema | None, *, xpath_enabled: bool = Tr
     kind = filter_el.get("type", filter_el.get(qn(NC, "type"), "subtree"))
     if kind == "subtree":
         return SubtreeFilter(filter_el, schema)
-    if kind == "xpath" and xpath_enabled:
+    if kind == "xpath" and (xpath_enabled() if callable(xpath_enabled) else xpath_enabled):
         return filter_from_element(filter_el)
     raise RpcError(ErrorTag.BAD_ATTRIBUTE, f"filter type '{kind}' is not supported; use 'subtree' or 'xpath'",
                    type=ErrorType.PROTOCOL, info=[("bad-attribute", "type"), ("bad-element", "filter")])
@@ -268,18 +273,38 @@ def xpath_enabled(server: "Server") -> bool:
     return any(c.startswith(XPATH_CAPABILITY) for c in capabilities)
 
 
+SOURCE_TAG = qn(NC, "source")
+GET_CONFIG_SOURCES = ("running", "candidate", "startup")
+_GET_CONFIG_PARAMETERS = frozenset({SOURCE_TAG, FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
+_GET_PARAMETERS = frozenset({FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
+_SOURCE_BY_TAG = {qn(NC, name): name for name in GET_CONFIG_SOURCES}
+
+
+def get_config_source(op: Element) -> str:
+    """The datastore `<source>` names.  The usual request (exactly one known datastore) is read
+    here directly; anything else goes through ``datastore_parameter`` for its precise error."""
+    container = next(op.iterchildren(SOURCE_TAG), None)
+    if container is not None and len(container) == 1:
+        name = _SOURCE_BY_TAG.get(container[0].tag)   # type: ignore[call-overload]
+        if name is not None:
+            return name
+    from agent.netconf_edit import datastore_parameter
+
+    source = datastore_parameter(op, "source", GET_CONFIG_SOURCES)
+    assert isinstance(source, str)
+    return source
+
+
 @operation(qn(NC, "get-config"))
 def get_config(ctx: RpcContext, op: Element) -> Element:
     """RFC 6241 7.1: configuration of running, candidate or startup, filtered."""
-    from agent.netconf_edit import datastore_parameter
-
-    check_parameters(op, {qn(NC, "source"), FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
-    source = datastore_parameter(op, "source", ("running", "candidate", "startup"))
-    assert isinstance(source, str)
-    schema = ctx.server.schema
-    flt = parse_filter(op, schema, xpath_enabled=xpath_enabled(ctx.server))
+    check_parameters(op, _GET_CONFIG_PARAMETERS)
+    source = get_config_source(op)
+    server = ctx.server
+    schema = server.schema
+    flt = parse_filter(op, schema, xpath_enabled=lambda: xpath_enabled(server))
     mode = parse_mode(op)
-    root = ctx.server.datastores.root(source)
+    root = server.datastores.root(source)
     return finish_reply(ctx, retrieve([top for top in root if isinstance(top.tag, str)], flt, mode, schema,
                                       root=root))
 
@@ -287,9 +312,10 @@ def get_config(ctx: RpcContext, op: Element) -> Element:
 @operation(qn(NC, "get"))
 def get(ctx: RpcContext, op: Element) -> Element:
     """RFC 6241 7.7: running configuration and state, filtered."""
-    check_parameters(op, {FILTER_TAG, qn(WITH_DEFAULTS, "with-defaults")})
-    schema = ctx.server.schema
-    flt = parse_filter(op, schema, xpath_enabled=xpath_enabled(ctx.server))
+    check_parameters(op, _GET_PARAMETERS)
+    server = ctx.server
+    schema = server.schema
+    flt = parse_filter(op, schema, xpath_enabled=lambda: xpath_enabled(server))
     mode = parse_mode(op)
     tops = operational_tops(ctx.server, filter_hints(flt, schema))
     return finish_reply(ctx, retrieve(tops, flt, mode, schema, private=True))

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 BASE_1_0 = "urn:ietf:params:netconf:base:1.0"
 BASE_1_1 = "urn:ietf:params:netconf:base:1.1"
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_RPC_REPLY = qn(NC, "rpc-reply")
+_REPLY_NSMAP: dict[str | None, str] = {None: NC}
 
 
 class SessionTransport(Protocol):
@@ -321,13 +323,16 @@ class Session:
 
     def _reply_shell(self, rpc: etree._Element | None) -> etree._Element:
         """An empty `<rpc-reply>` carrying every attribute of the `<rpc>` (RFC 6241 4.2)."""
-        nsmap: dict[str | None, str] = {None: NC}
-        if rpc is not None:
-            nsmap.update({p: ns for p, ns in rpc.nsmap.items() if p is not None and ns != NC})
-        reply = etree.Element(qn(NC, "rpc-reply"), nsmap=nsmap)
-        if rpc is not None:
-            for name, value in rpc.attrib.items():
-                reply.set(name, value)
+        if rpc is None:
+            return etree.Element(_RPC_REPLY, nsmap=_REPLY_NSMAP)
+        nsmap = rpc.nsmap
+        if any(ns != NC for ns in nsmap.values()):   # prefixes the copied attributes may use
+            nsmap = {None: NC, **{p: ns for p, ns in nsmap.items() if p is not None and ns != NC}}
+        else:
+            nsmap = _REPLY_NSMAP
+        reply = etree.Element(_RPC_REPLY, nsmap=nsmap)
+        for name, value in rpc.items():
+            reply.set(name, value)
         return reply
 
     def _send_reply(self, reply: etree._Element, errors: list[RpcError]) -> None:

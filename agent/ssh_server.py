@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,40 @@ async def listen(server: "Server") -> asyncssh.SSHAcceptor:
         login_timeout=server.config.login_timeout,
         reuse_address=True,
     )
+
+
+#: Writes up to this size are coalesced (a few SSH packets of asyncssh's 32 KiB default).
+COALESCE_LIMIT = 64 * 1024
+
+
+def write_coalesced(conn: object, write: Callable[[bytes], None], data: bytes) -> None:
+    """``write(data)``, with every SSH packet ``conn`` emits meanwhile sent in one socket write.
+
+    asyncssh sends each channel-data packet behind an SSH_MSG_IGNORE packet (RFC 4253
+    11.2), each with its own ``transport.write`` and so its own ``send()`` system call.  A
+    small reply is one syscall instead of two this way (measured about 15 us of the ~250 us
+    server CPU of a small RPC, bench/bench_netconf.py); the bytes on the wire are the same,
+    in the same order, and whatever was queued is written even if ``write`` raises.
+
+    A reply larger than ``COALESCE_LIMIT`` goes out packet by packet as before: there the
+    syscalls do not matter, and the client can decrypt the first packets while the later ones
+    are still being encrypted.
+
+    ``_send`` is asyncssh's (private) single exit to the transport; should a future version
+    not have it, packets simply go out one by one as before.
+    """
+    send = getattr(type(conn), "_send", None)
+    if send is None or len(data) > COALESCE_LIMIT or "_send" in vars(conn):
+        write(data)   # unknown asyncssh, a big reply, or already coalescing
+        return
+    packets: list[bytes] = []
+    conn._send = packets.append  # type: ignore[attr-defined]
+    try:
+        write(data)
+    finally:
+        del conn._send  # type: ignore[attr-defined]
+        if packets:
+            send(conn, packets[0] if len(packets) == 1 else b"".join(packets))
 
 
 class _NetconfSSHServer(asyncssh.SSHServer):
@@ -215,7 +250,7 @@ class _NetconfChannel(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
     def write(self, data: bytes) -> None:
         if self._chan is not None and not self._chan.is_closing():
-            self._chan.write(data)
+            write_coalesced(self._conn, self._chan.write, data)
 
     def close(self) -> None:
         if self._chan is not None:

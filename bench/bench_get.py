@@ -71,8 +71,10 @@ def server(n_vsis: int, state_dir: Path) -> SimpleNamespace:
         etree.SubElement(ac, f"{{{V}}}interface").text = f"ac{i}"
         etree.SubElement(etree.SubElement(vsi, f"{{{V}}}igmp-snooping"), f"{{{V}}}enable").text = "true"
     stores.replace("running", stores.tree_from_config(config), session_id=0)
+    content_id = yang_library.content_id(schema)
     return SimpleNamespace(schema=schema, datastores=stores, state=PerVsiState(n_vsis), sessions={},
-                           statistics=Statistics(), capabilities=lambda: list(STATIC_CAPABILITIES))
+                           statistics=Statistics(), capabilities=lambda: list(STATIC_CAPABILITIES),
+                           content_id=lambda: content_id)
 
 
 def request(xml: str) -> etree._Element:

@@ -36,7 +36,18 @@ class Target:
     label: str
     endpoint: Endpoint
     ns: str
+    #: server processes whose CPU time is charged to the small RPCs (empty: not measured)
+    pids: tuple[int, ...] = ()
     results: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_seconds(pids: tuple[int, ...]) -> float:
+    """User + system CPU time of processes so far (Linux /proc), summed."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])   # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _vsis(ns: str, start: int, stop: int) -> str:
@@ -77,10 +88,14 @@ async def measure(t: Target, sizes: list[int], rpc_count: int, commit_repeats: d
     nc = await RawNetconf.connect(t.endpoint, settle=0.2)
     small = (f"<get-config><source><running/></source><filter type=\"subtree\">"
              f"<vsis xmlns=\"{t.ns}\"><vsi><name>none</name></vsi></vsis></filter></get-config>")
+    cpu0 = cpu_seconds(t.pids)
     t0 = time.perf_counter()
     for _ in range(rpc_count):
         await _must(nc, small)
     t.results["small_rpc_per_s"] = rpc_count / (time.perf_counter() - t0)
+    if t.pids:
+        # less noisy than the rate on a shared machine; clock ticks, so use --rpcs >= 2000
+        t.results["small_rpc_server_cpu_us"] = 1e6 * (cpu_seconds(t.pids) - cpu0) / rpc_count
 
     have = 0
     for size in sizes:
@@ -144,6 +159,10 @@ def start_our_agent(state_dir: Path, password: str) -> tuple[subprocess.Popen, i
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peer", help="netconfd endpoint HOST:PORT (user nctest / nctest-pw)")
+    ap.add_argument("--peer-pids", default="",
+                    help="comma-separated pids of long-lived peer processes (e.g. netconfd) for the "
+                         "server CPU per small RPC; per-connection processes (sshd, netconf-subsystem) "
+                         "are not counted")
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--rpcs", type=int, default=300)
     ap.add_argument("--json", action="store_true")
@@ -153,10 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_our_agent(Path(tmp), "bench-pw")
         try:
-            targets = [Target("vsi-agent", Endpoint("127.0.0.1", port, "admin", "bench-pw"), OUR_NS)]
+            targets = [Target("vsi-agent", Endpoint("127.0.0.1", port, "admin", "bench-pw"), OUR_NS,
+                              pids=(proc.pid,))]
             if args.peer:
                 host, _, pport = args.peer.rpartition(":")
-                targets.append(Target("netconfd", Endpoint(host, int(pport), "nctest", "nctest-pw"), PEER_NS))
+                peer_pids = tuple(int(p) for p in args.peer_pids.split(",") if p)
+                targets.append(Target("netconfd", Endpoint(host, int(pport), "nctest", "nctest-pw"), PEER_NS,
+                                      pids=peer_pids))
             for t in targets:
                 repeats = {s: (3 if (t.label == "netconfd" and s >= 5000) else 11) for s in sizes}
                 asyncio.run(measure(t, sizes, args.rpcs, repeats))

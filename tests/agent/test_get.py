@@ -280,3 +280,60 @@ def test_state_entries_missing_from_config_are_added_with_their_keys():
     acs = [(ac.findtext(f"{{{V}}}interface"), ac.findtext(f"{{{V}}}oper-status")) for ac in config.iter(f"{{{V}}}ac")]
     assert acs == [("ac1", "up"), ("ac9", "down")]
     assert len(config.findall(VSI)) == 1
+
+
+# --- the <source> of get-config (RFC 6241 7.1) ---------------------------------------------------
+
+def get_config_op(source_body: str) -> etree._Element:
+    return etree.fromstring(f'<get-config xmlns="{NC}"><source>{source_body}</source></get-config>')
+
+
+@pytest.mark.parametrize("name", ["running", "candidate", "startup"])
+def test_get_config_source_names_one_of_the_three_datastores(name):
+    from agent.netconf_get import get_config_source
+
+    assert get_config_source(get_config_op(f"<{name}/>")) == name
+
+
+@pytest.mark.parametrize("body, tag", [
+    ("", "missing-element"),                           # names no datastore
+    ("<running/><candidate/>", "bad-element"),          # more than one
+    ("<url>file:///tmp/x</url>", "operation-not-supported"),
+    ("<config/>", "invalid-value"),                     # inline config is not a get-config source
+    (f'<running xmlns="{VL2MC}"/>', "invalid-value"),   # right name, wrong namespace
+])
+def test_get_config_source_that_is_not_one_datastore_is_answered_with_a_precise_error(body, tag):
+    from agent.errors import RpcError
+    from agent.netconf_get import get_config_source
+
+    with pytest.raises(RpcError) as err:
+        get_config_source(get_config_op(body))
+    assert err.value.tag.value == tag
+
+
+def test_get_config_without_source_is_missing_element():
+    from agent.errors import RpcError
+    from agent.netconf_get import get_config_source
+
+    with pytest.raises(RpcError) as err:
+        get_config_source(etree.fromstring(f'<get-config xmlns="{NC}"/>'))
+    assert err.value.tag.value == "missing-element"
+
+
+def test_xpath_filter_without_the_xpath_capability_is_bad_attribute_and_subtree_does_not_ask():
+    from agent.errors import RpcError
+    from agent.netconf_get import parse_filter
+
+    asked: list[bool] = []
+
+    def capability() -> bool:
+        asked.append(True)
+        return False
+
+    xpath = etree.fromstring(f'<get xmlns="{NC}"><filter type="xpath" select="/x"/></get>')
+    with pytest.raises(RpcError) as err:
+        parse_filter(xpath, None, xpath_enabled=capability)
+    assert err.value.tag.value == "bad-attribute" and asked == [True]
+    subtree = etree.fromstring(f'<get xmlns="{NC}"><filter type="subtree"/></get>')
+    assert parse_filter(subtree, None, xpath_enabled=capability) is not None
+    assert asked == [True]

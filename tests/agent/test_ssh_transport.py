@@ -16,8 +16,8 @@ from lxml import etree
 from ncclient.transport.errors import AuthenticationError
 from ncclient.xml_ import to_ele
 
-from agent.ssh_server import HOST_KEY_FILE
-from agent.xmlns import NC, qn
+from agent.ssh_server import COALESCE_LIMIT, HOST_KEY_FILE, write_coalesced
+from agent.xmlns import NC, VL2MC, qn
 from tests.agent.test_session import TEST_NS, echo
 from tests.conftest import RawNetconf, RunningAgent
 
@@ -312,3 +312,83 @@ def test_reply_to_a_large_request_arrives_whole(nc) -> None:
     text = "w" * 3_000_000
     reply = nc.dispatch(to_ele(f'<echo xmlns="{TEST_NS}">{text}</echo>'))
     assert etree.fromstring(reply.xml.encode()).findtext(qn(TEST_NS, "echoed")) == text
+
+
+# --- write coalescing -------------------------------------------------------------------------
+
+class _PacketConnection:
+    """Stands in for asyncssh's connection: every packet goes through ``_send``."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def _send(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def send_reply(self, *packets: bytes) -> None:
+        for packet in packets:
+            self._send(packet)
+
+
+def test_packets_of_one_reply_leave_in_one_write_in_order() -> None:
+    conn = _PacketConnection()
+    write_coalesced(conn, lambda data: conn.send_reply(b"ignore", data, b"more"), b"data")
+    assert conn.writes == [b"ignoredatamore"]
+
+
+def test_packets_queued_before_an_error_are_still_written() -> None:
+    conn = _PacketConnection()
+
+    def failing(data: bytes) -> None:
+        conn.send_reply(b"ignore", data)
+        raise RuntimeError("the channel failed half-way")
+    with pytest.raises(RuntimeError):
+        write_coalesced(conn, failing, b"data")
+    assert conn.writes == [b"ignoredata"]
+    conn.send_reply(b"later")   # and the connection writes directly again afterwards
+    assert conn.writes == [b"ignoredata", b"later"]
+
+
+def test_nested_coalescing_writes_once_at_the_outer_end() -> None:
+    conn = _PacketConnection()
+
+    def outer(data: bytes) -> None:
+        conn.send_reply(data)
+        write_coalesced(conn, conn.send_reply, b"b")
+        assert conn.writes == []
+    write_coalesced(conn, outer, b"a")
+    assert conn.writes == [b"ab"]
+
+
+def test_a_big_reply_streams_packet_by_packet() -> None:
+    conn = _PacketConnection()
+    big = b"x" * (COALESCE_LIMIT + 1)
+    write_coalesced(conn, lambda data: conn.send_reply(b"ignore", data), big)
+    assert conn.writes == [b"ignore", big]
+
+
+def test_a_connection_without_a_single_send_exit_is_written_as_before() -> None:
+    written: list[bytes] = []
+    write_coalesced(object(), written.append, b"x")
+    assert written == [b"x"]
+
+
+def test_a_small_reply_reaches_the_socket_in_one_write(agent_server, raw_netconf) -> None:
+    client = raw_netconf()
+    client.hello()
+    writes: list[int] = []
+
+    def count_transport_writes() -> None:
+        for conn in agent_server.server.connections():
+            transport = conn._transport
+            write = transport.write
+
+            def counting(data: bytes, write=write) -> None:
+                writes.append(len(data))
+                write(data)
+            transport.write = counting
+    agent_server.run(count_transport_writes)
+    reply = client.rpc(f'<get-config><source><running/></source><filter type="subtree">'
+                       f'<vsis xmlns="{VL2MC}"><vsi><name>none</name></vsi></vsis></filter></get-config>')
+    assert reply.find(qn(NC, "data")) is not None
+    assert len(writes) == 1

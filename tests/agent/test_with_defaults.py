@@ -8,7 +8,7 @@ from lxml import etree
 from agent.errors import ErrorTag, RpcError
 from agent.subtree_filter import Selection
 from agent.with_defaults import apply_with_defaults, data_nsmap, parse_mode
-from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, VL2MC, WD_ATTR, WITH_DEFAULTS
+from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, NMDA, ORIGIN, VL2MC, WD_ATTR, WITH_DEFAULTS
 from tests.agent.test_subtree_filter import canon, mini_schema
 
 V = VL2MC
@@ -103,6 +103,54 @@ def test_unknown_mode_is_invalid_value_naming_the_modes():
 def test_mark_constant_is_the_internal_namespace():
     assert DEFAULT_MARK == f"{{{I}}}dflt"
 
+
+
+@pytest.mark.parametrize("with_origin", [False, True])
+@pytest.mark.parametrize("mode", [None, "report-all", "report-all-tagged", "trim", "explicit"])
+def test_nothing_selected_is_an_empty_data_element_declaring_what_the_mode_uses(mode, with_origin):
+    empty = etree.Element(f"{{{NC}}}data", nsmap={None: NC})
+    out = apply_with_defaults(empty, mode, mini_schema(), with_origin=with_origin)
+    assert out is not empty and len(out) == 0 and not out.text
+    nsmap = {None: NC}
+    if mode == "report-all-tagged":
+        nsmap["wd"] = WD_ATTR
+    if with_origin:
+        nsmap["or"] = ORIGIN
+    assert out.nsmap == nsmap
+
+
+def test_nothing_selected_answers_exactly_like_a_selection_of_defaults_only():
+    """An empty selection and one whose nodes are all dropped by explicit give the same bytes."""
+    only_defaults = etree.fromstring(
+        f'<data xmlns="{NC}" xmlns:i="{I}"><l2-multicast xmlns="{V}" i:dflt="1">'
+        f'<igmp-snooping-enable i:dflt="1">false</igmp-snooping-enable></l2-multicast></data>')
+    empty = etree.Element(f"{{{NC}}}data", nsmap={None: NC})
+    for root_tag in (f"{{{NC}}}data", f"{{{NMDA}}}data"):
+        assert (etree.tostring(apply_with_defaults(empty, "explicit", mini_schema(), root_tag=root_tag))
+                == etree.tostring(apply_with_defaults(only_defaults, "explicit", mini_schema(), root_tag=root_tag)))
+
+
+def test_explicit_drops_containers_emptied_at_every_level_but_keeps_presence_containers():
+    """outer/inner/leaf with only a default inside: both containers go; a presence container
+    and an explicitly set empty leaf stay."""
+    from agent.schema import Schema
+    from tests.agent.test_subtree_filter import _node
+
+    outer = _node("container", "outer", None)
+    inner = _node("container", "inner", outer)
+    _node("leaf", "level", inner, default="1")
+    _node("container", "switch", outer, presence=True)
+    _node("leaf", "note", outer)
+    schema = Schema(modules={}, roots={outer.tag: outer}, rpcs={}, notifications={}, namespaces={V: ("m", "vl2mc")})
+    store = etree.fromstring(
+        f'<data xmlns="{NC}" xmlns:i="{I}"><outer xmlns="{V}"><inner><level i:dflt="1">1</level></inner>'
+        f'</outer></data>')
+    assert canon(etree.tostring(apply_with_defaults(store, "explicit", schema)).decode()) == canon(f'<data xmlns="{NC}"/>')
+    store = etree.fromstring(
+        f'<data xmlns="{NC}" xmlns:i="{I}"><outer xmlns="{V}"><inner><level i:dflt="1">1</level></inner>'
+        f'<switch/><note></note></outer></data>')
+    assert (canon(etree.tostring(apply_with_defaults(store, "explicit", schema)).decode())
+            == canon(f'<data xmlns="{NC}"><outer xmlns="{V}"><switch/><note></note></outer></data>'))
 
 # --- over SSH, on the real schema and the datastore's own default marks --------------------------
 
