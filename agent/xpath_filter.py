@@ -43,7 +43,7 @@ class XPathFilter:
         self.where = where
         self.namespaces = {p: ns for p, ns in nsmap.items() if p}
         try:
-            etree.XPath(select, namespaces=self.namespaces)
+            etree.XPath(select, namespaces=self.namespaces, regexp=False)
         except etree.XPathError as exc:
             raise self._error(f"'{select}' is not a valid XPath 1.0 expression: {exc}") from None
 
@@ -52,7 +52,13 @@ class XPathFilter:
         found: list[tuple[Element, Element]] = []
         for top in tops:
             try:
-                result = etree.ElementTree(top).xpath(self.select, namespaces=self.namespaces)
+                # each top-level node is its own document root, as `/` means in a filter;
+                # regexp=False: lxml otherwise offers EXSLT regular expressions (re:test ...),
+                # which are not XPath 1.0 and let one client stall the event loop with a
+                # backtracking pattern.
+                evaluate = etree.XPathDocumentEvaluator(etree.ElementTree(top), namespaces=self.namespaces,
+                                                        regexp=False)
+                result = evaluate(self.select)
             except etree.XPathError as exc:
                 raise self._error(f"cannot evaluate XPath '{self.select}': {exc}") from None
             if not isinstance(result, list):

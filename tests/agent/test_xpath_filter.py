@@ -83,6 +83,15 @@ def test_undefined_prefix_is_reported_when_evaluated():
     assert "prefix" in err.value.message.lower()
 
 
+def test_exslt_regular_expressions_are_not_xpath_1_and_are_refused():
+    """A backtracking regex in a filter would stall every session; XPath 1.0 has none."""
+    namespaces = dict(NS, re="http://exslt.org/regular-expressions")
+    with pytest.raises(RpcError) as err:
+        XPathFilter("/vl2mc:vsis/vl2mc:vsi[re:test(vl2mc:name, '^(a+)+$')]", namespaces).apply(list(data_root()))
+    assert err.value.tag is ErrorTag.BAD_ATTRIBUTE
+    assert ("bad-attribute", "select") in err.value.info
+
+
 def test_non_node_set_result_fails_with_invalid_value_for_get_data_leaf():
     with pytest.raises(RpcError) as err:
         XPathFilter("count(/vl2mc:vsis/vl2mc:vsi)", NS, where="xpath-filter").apply(list(data_root()))
