@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Union
 from lxml import etree
 
 from agent.errors import ErrorTag, ErrorType, RpcError
-from agent.rpc import RpcContext, operation
+from agent.rpc import RpcContext, SerializedReply, operation
 from agent.schema import Schema, SchemaNode
 from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, element_children, find_entries,
                                   subtree_hints)
-from agent.with_defaults import apply_with_defaults, parse_mode
+from agent.with_defaults import BASIC_MODE, apply_with_defaults, parse_mode
 from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, qn, split_qn
 from agent.xpath_filter import XPathFilter, filter_from_element
 
@@ -304,9 +304,22 @@ def get_config(ctx: RpcContext, op: Element) -> Element:
     schema = server.schema
     flt = parse_filter(op, schema, xpath_enabled=lambda: xpath_enabled(server))
     mode = parse_mode(op)
+    if source == "running" and flt is None and mode in (None, BASIC_MODE) and not READ_HOOKS:
+        return SerializedReply(explicit_running(server))
     root = server.datastores.root(source)
     return finish_reply(ctx, retrieve([top for top in root if isinstance(top.tag, str)], flt, mode, schema,
                                       root=root))
+
+
+def explicit_running(server: "Server") -> bytes:
+    """The whole of running in the basic mode ("explicit", RFC 6243 3.3) as `<data>` bytes.
+
+    The datastore keeps exactly these bytes up to date, entry by entry, for its saved file
+    (:class:`agent.persist.ExplicitForm`); the unfiltered get-config of running, what
+    orchestrators poll, reuses them instead of copying and re-serialising the whole tree.
+    """
+    document = server.datastores.explicit.serialize(server.datastores.running.root)
+    return document[document.index(b"?>") + 2:].lstrip()
 
 
 @operation(qn(NC, "get"))

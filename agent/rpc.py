@@ -6,6 +6,7 @@ the operation inside `<rpc>` (e.g. the `<edit-config>` element) and the reply is
 * ``None``: the reply is `<ok/>`;
 * one element or a list of elements: they become the children of `<rpc-reply>` (e.g. a
   `<data>` element);
+* a :class:`SerializedReply`: those bytes become the children of `<rpc-reply>`;
 * raising :class:`agent.errors.RpcError` / :class:`agent.errors.RpcErrors`: the reply is
   those `<rpc-error>` elements (together with any ``ctx.warnings``).
 
@@ -26,7 +27,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from agent.server import Server
     from agent.session import Session
 
-Reply = etree._Element | list[etree._Element] | None
+@dataclass(frozen=True)
+class SerializedReply:
+    """Reply content already serialised: the bytes of the `<rpc-reply>`'s children.
+
+    For replies the agent keeps ready as bytes (the explicit form of running, which the
+    datastore maintains entry by entry for its saved file): parsing them back into elements
+    only to serialise them again would cost more than the whole request.
+    """
+
+    xml: bytes
+
+
+Reply = etree._Element | list[etree._Element] | SerializedReply | None
 
 
 @dataclass

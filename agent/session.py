@@ -154,6 +154,8 @@ class Session:
         self.framer = Framer(self.server.config.max_message_size)
         self._parser = hardened_parser()
         self._close_after_reply = False
+        #: the reply content of the current rpc when its handler gave it already serialised
+        self._serialized_body: bytes | None = None
 
     # --- transport side ------------------------------------------------------------------
 
@@ -317,6 +319,8 @@ class Session:
                 etree.SubElement(reply, qn(NC, "ok"))
         elif isinstance(output, list):
             reply.extend(output)
+        elif isinstance(output, rpc_dispatch.SerializedReply):
+            self._serialized_body = output.xml
         else:
             reply.append(output)
         return list(ctx.warnings)
@@ -344,7 +348,19 @@ class Session:
         elif errors and len(reply) == len(errors):
             # warnings only (RFC 6241 4.3: warnings go with <ok/> or the data)
             reply.append(etree.Element(qn(NC, "ok")))
-        self._send_element(reply)
+        body, self._serialized_body = self._serialized_body, None
+        if body is None:
+            self._send_element(reply)
+            return
+        # the shell is `<rpc-reply xmlns=NC ...>` (default namespace, see _reply_shell): the
+        # pre-serialised content goes in front of its closing tag
+        shell = etree.tostring(reply, encoding="UTF-8")
+        if shell.endswith(b"/>"):
+            message = shell[:-2] + b">" + body + b"</rpc-reply>"
+        else:
+            end = shell.rindex(b"</")
+            message = shell[:end] + body + shell[end:]
+        self._write(self.framer.frame(_XML_DECLARATION + message))
 
     # --- framing failures (RFC 6242) -----------------------------------------------------
 
