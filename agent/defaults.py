@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from agent.xmlns import DEFAULT_MARK
+from agent.xmlns import DEFAULT_MARK, WD_ATTR, qn
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent.schema import ChoiceInfo, Schema, SchemaNode, YangType
@@ -34,6 +34,53 @@ _DATA_KEYWORDS = frozenset({"container", "list", "leaf", "leaf-list", "anydata",
 def always(_node: "SchemaNode", _parent: etree._Element) -> bool:
     """The default `when` hook: no condition is evaluated (every `when` counts as true)."""
     return True
+
+
+# --- RFC 6243 section 6: the wd:default attribute in edit content ------------------------------
+
+#: `wd:default` on a leaf or leaf-list in `<edit-config>` / `<copy-config>` content.
+WD_DEFAULT = qn(WD_ATTR, "default")
+#: the attribute is an XSD boolean (RFC 6243 section 6): its four lexical forms
+_XSD_BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+
+
+def wd_default_flag(el: etree._Element) -> bool | None:
+    """The value of ``wd:default`` on ``el``: None when absent; ValueError when not an XSD boolean."""
+    raw = el.get(WD_DEFAULT)
+    if raw is None:
+        return None
+    try:
+        return _XSD_BOOLEAN[raw.strip()]
+    except KeyError:
+        raise ValueError(f"wd:default='{raw}' is not a boolean (true, false, 1 or 0)") from None
+
+
+def schema_default_values(node: "SchemaNode") -> tuple[str, ...]:
+    """The canonical form of each schema default of a leaf / leaf-list (empty: none).
+
+    RFC 6243 4.5.2 compares the value a client tagged ``wd:default="true"`` with the schema
+    default; both sides are compared canonical (``0x0A`` and ``10`` are one uint8 value).
+    Cached on the schema node: the schema is immutable.
+    """
+    cached = node.__dict__.get("_canonical_defaults")
+    if cached is not None:
+        return cached
+    from agent.errors import RpcError
+    from agent.yang_types import check_value
+
+    raw = node.default
+    values = (raw,) if isinstance(raw, str) else tuple(raw or ())
+    canonical = []
+    for value in values:
+        nsmap = {p: ns for t in _member_types(node.type) for ns, p in (t.identity_prefixes or {}).items()} \
+            if node.type is not None else {}
+        try:
+            canonical.append(check_value(node.type, value, nsmap) if node.type is not None else value)
+        except RpcError:            # a default pyang accepted but we cannot re-read: compare as written
+            canonical.append(value)
+    result = tuple(canonical)
+    node.__dict__["_canonical_defaults"] = result
+    return result
 
 
 # --- marks ---------------------------------------------------------------------------------

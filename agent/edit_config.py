@@ -18,6 +18,10 @@ What it implements, with the RFC each rule comes from:
   entries by value; ``yang:insert`` / ``yang:key`` / ``yang:value`` place entries of
   ``ordered-by user`` lists and leaf-lists (RFC 7950 7.7.9 and 7.8.6);
 * a node created in one case of a choice removes the nodes of the other cases (RFC 7950 7.9);
+* ``wd:default="true"`` (RFC 6243 4.5.2): a leaf tagged with its schema default becomes a
+  default node; tagged with any other value it is an `invalid-value`;
+* a leaf / container given twice under one parent, or one list entry / leaf-list value twice,
+  is refused before anything changes, with the errors copy-config gives for that content;
 * values are type-checked and stored canonical (``agent.yang_types.check_value``); unknown
   elements, unknown namespaces and ``config false`` nodes are refused;
 * ``error-option``: stop-on-error and rollback-on-error take every change back on the first
@@ -38,7 +42,14 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from agent import defaults as yang_defaults
-from agent.errors import ErrorTag, ErrorType, RpcError, unknown_element
+from agent.errors import ErrorTag, ErrorType, RpcError, RpcErrors, unknown_element
+from agent.instance import (
+    not_the_schema_default,
+    not_unique_error,
+    repeated_node_error,
+    same_key_text,
+    same_value_text,
+)
 from agent.schema import Schema, SchemaNode
 from agent.validate import Change
 from agent.xmlns import DEFAULT_MARK, NC, YANG, qn, split_qn
@@ -451,6 +462,7 @@ class ConfigEdit:
         stop-on-error and rollback-on-error; under continue-on-error returns with the failed
         nodes' errors in ``result.errors`` and every other node applied.
         """
+        _refuse_repeated_nodes(self.schema, config)
         try:
             self._edit_children(self.root, None, config, self.default_operation, _Where("", False))
         except BaseException:
@@ -560,10 +572,14 @@ class ConfigEdit:
             self._remove(target, schema_node, where)
             return
         value = self._value(schema_node, edit, where.path)
+        as_default = self._wd_default(schema_node, edit, value, where.path)
         if operation == "none":
             return
         if target is not None and operation == "create" and not is_default(target):
             raise self._exists(schema_node, where.path)
+        if as_default:
+            self._set_to_default(parent, schema_node, target, value, where)
+            return
         if target is None:
             new = self._new_element(parent, schema_node)
             new.text = value
@@ -579,10 +595,56 @@ class ConfigEdit:
             self._record(Change("modify", schema_node, parent, target, old, value), target, where)
             self._make_explicit(parent, where)
 
+    def _wd_default(self, schema_node: SchemaNode, edit: etree._Element, value: str, path: str) -> bool:
+        """RFC 6243 4.5.2: True when ``edit`` tags the schema default with ``wd:default="true"``.
+
+        A tagged value that is not the schema default is refused with `invalid-value` at the
+        node, as copy-config refuses it (:func:`agent.instance.not_the_schema_default`).  Only a
+        leaf becomes a default node; an accepted leaf-list value is configured as usual.
+        """
+        try:
+            flag = yang_defaults.wd_default_flag(edit)
+        except ValueError as exc:
+            raise _path_error(ErrorTag.BAD_ATTRIBUTE, f"{schema_node.name}: {exc}", path, self._nsmap(),
+                              info=[("bad-attribute", "default"), ("bad-element", schema_node.name)]) from None
+        if not flag:
+            return False
+        defaults = yang_defaults.schema_default_values(schema_node)
+        if value not in defaults:
+            error = not_the_schema_default(schema_node, value, defaults)
+            error.path, error.path_nsmap = path, self._nsmap()
+            raise error
+        return schema_node.keyword == "leaf"
+
+    def _set_to_default(self, parent: etree._Element, schema_node: SchemaNode, target: etree._Element | None,
+                        value: str, where: _Where) -> None:
+        """RFC 6243 4.5.2: a leaf tagged as its default becomes a default node (marked).
+
+        An explicit value is replaced by the (marked) default; a leaf holding its default
+        already is left alone; a missing one is created marked - where the default does not
+        apply (a false `when`, another case active) the default reconciliation at the end of
+        the parent takes it away again, as it would any default there.
+        """
+        if target is None:
+            new = self._new_element(parent, schema_node)
+            new.text = value
+            new.set(DEFAULT_MARK, "1")
+            self._insert(parent, new, _schema_position(parent, schema_node))
+            self._record(Change("create", schema_node, parent, new, None, value), new, where)
+            return
+        if is_default(target):
+            return
+        old = target.text
+        self._set_text(target, value)
+        self._set_default_mark(target, True, where)
+        self._record(Change("modify", schema_node, parent, target, old, value), target, where)
+
     def _edit_leaf_list(self, parent: etree._Element, schema_node: SchemaNode, edit: etree._Element,
                         operation: str, where: _Where) -> None:
         value = self._value(schema_node, edit, where.path)
         path = f"{where.path}[.={quote_xpath_literal(value)}]"
+        if operation not in ("delete", "remove"):
+            self._wd_default(schema_node, edit, value, path)
         here = _Where(path, where.fresh)
         target = find_leaf_list_entry(parent, schema_node, value)
         if operation in ("delete", "remove"):
@@ -951,7 +1013,9 @@ class ConfigEdit:
             if parent is None:          # already settled away by a change further down
                 return
             if _last_child(element) is None:
-                if not self._forget_changes_of(element):
+                created_now, removed = self._forget_changes_of(element)
+                if not created_now:
+                    self._put_back_removed_content(element, removed)
                     self._record(Change("delete", schema_node, parent, None, old_element=element), element, where)
                 else:
                     self._touch(element)
@@ -963,16 +1027,32 @@ class ConfigEdit:
                 self._set_default_mark(element, all_default, where)
             element, schema_node = parent, schema_node.parent
 
-    def _forget_changes_of(self, element: etree._Element) -> bool:
+    def _forget_changes_of(self, element: etree._Element) -> tuple[bool, list[etree._Element]]:
         """A container about to vanish replaces the changes recorded for it and its children.
 
-        Returns True when this edit had created the container: then its creation and its
-        removal cancel out and no change is left to report.
+        Returns whether this edit had created the container (then its creation and its
+        removal cancel out and no change is left to report) and the children this edit
+        deleted from it, in the order they were deleted.
         """
         changes = self.result.changes
         created_now = any(c.op == "create" and c.element is element for c in changes)
+        removed = [c.old_element for c in changes
+                   if c.op == "delete" and c.parent is element and c.old_element is not None]
         changes[:] = [c for c in changes if c.parent is not element and c.element is not element]
-        return created_now
+        return created_now, removed
+
+    def _put_back_removed_content(self, element: etree._Element, removed: list[etree._Element]) -> None:
+        """Make an emptied container's delete carry what was really removed.
+
+        The container's one `delete` change replaces the deletes of its last children; its
+        ``old_element`` must hold them, or the validator would see an empty subtree go and
+        not re-check what depended on the deleted values (a leafref to a deleted list key).
+        The children go back into the (about to be detached) container through the undo
+        log, so taking the edit back still restores every node to its place.
+        """
+        for child in removed:
+            if child.getparent() is None:
+                self._insert(element, child, None)
 
     def _make_explicit(self, element: etree._Element, where: _Where) -> None:
         """A container that now holds configured data is no longer a default."""
@@ -1049,6 +1129,89 @@ class ConfigEdit:
 
     def _touch(self, element: etree._Element) -> None:
         self.result.touched.append(data_path(self.schema, element, self.root))
+
+
+# --------------------------------------------------------------------------- repeated nodes --
+
+def _refuse_repeated_nodes(schema: Schema, config: etree._Element) -> None:
+    """Refuse an edit that names one data node twice, before anything is changed.
+
+    RFC 7950 says a leaf or container has one instance (7.6, 7.5), a list entry is
+    identified by its keys (7.8.2) and configured leaf-list values are unique (7.7); an
+    edit that gives the same node twice has no meaning of its own - "the last one wins"
+    would silently drop half the request.  It is answered exactly as copy-config answers
+    the same content (:mod:`agent.instance`): `bad-element` for a repeated leaf, container or
+    anydata, `operation-failed` / `data-not-unique` for a repeated list key or leaf-list
+    value, at the second occurrence - whatever the error-option, since the request itself is
+    malformed.  Nodes the schema does not know are left to the edit, which reports them.
+    """
+    errors: list[RpcError] = []
+    _scan_level(schema, config, None, "", {}, errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else RpcErrors(errors)
+
+
+def _scan_level(schema: Schema, edit_parent: etree._Element, parent_schema: SchemaNode | None, path: str,
+                nsmap: dict[str, str], errors: list[RpcError]) -> None:
+    single: set[str] = set()
+    identities: set[tuple[str, object]] = set()
+    for edit in _elements(edit_parent):
+        node = schema.root(edit.tag) if parent_schema is None else parent_schema.child(edit.tag)
+        if node is None or not node.config:
+            continue                      # the edit refuses these nodes with their own errors
+        nsmap[node.prefix] = node.namespace
+        here = f"{path}/{_node_name(node)}"
+        error: RpcError | None = None
+        if node.keyword in ("leaf", "container", "anydata", "anyxml"):
+            if edit.tag in single:
+                error = repeated_node_error(node)
+            else:
+                single.add(edit.tag)
+                if node.keyword == "container":
+                    _scan_level(schema, edit, node, here, nsmap, errors)
+        elif node.keyword == "leaf-list":
+            value = _canonical(node, edit)
+            if value is None:
+                continue
+            here += f"[.={quote_xpath_literal(value)}]"
+            if (edit.tag, value) in identities:
+                error = not_unique_error(node, same_value_text(value))
+            identities.add((edit.tag, value))
+        elif node.keyword == "list":
+            keys = _canonical_keys(node, edit)
+            if keys is None:
+                continue                  # a missing or bad key: the edit reports it
+            here += key_predicates(node, keys)
+            if node.keys and (edit.tag, keys) in identities:
+                error = not_unique_error(node, same_key_text(node, keys))
+            else:
+                identities.add((edit.tag, keys))
+                _scan_level(schema, edit, node, here, nsmap, errors)
+        if error is not None:
+            error.path, error.path_nsmap = here, dict(nsmap)
+            errors.append(error)
+
+
+def _canonical(node: SchemaNode, edit: etree._Element) -> str | None:
+    """The canonical value of a leaf / leaf-list element; None when it is not a valid one."""
+    if node.type is None or len(edit):
+        return None
+    try:
+        return check_value(node.type, edit.text or "", edit.nsmap)
+    except RpcError:
+        return None
+
+
+def _canonical_keys(node: SchemaNode, edit: etree._Element) -> tuple[str, ...] | None:
+    values = []
+    for key in node.keys:
+        key_edit = edit.find(qn(node.namespace, key))
+        key_schema = node.child(qn(node.namespace, key))
+        value = None if key_edit is None or key_schema is None else _canonical(key_schema, key_edit)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(values)
 
 
 def _schema_position(parent: etree._Element, schema_node: SchemaNode) -> int | None:

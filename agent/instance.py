@@ -30,17 +30,15 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from agent.defaults import fill_tree_defaults, mark_default, value_nsmap
+from agent.defaults import fill_tree_defaults, mark_default, schema_default_values, value_nsmap, wd_default_flag
 from agent.errors import AppTag, ErrorTag, ErrorType, RpcError, RpcErrors
-from agent.xmlns import INTERNAL, NC, WD_ATTR, qn, split_qn
+from agent.xmlns import INTERNAL, NC, qn, split_qn
 from agent.yang_types import check_value, error_for, instance_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent.schema import Schema, SchemaNode
 
 _DATA_KEYWORDS = frozenset({"container", "list", "leaf", "leaf-list", "anydata", "anyxml"})
-#: RFC 6243 section 6: `wd:default="true"` on a leaf in edit content marks a default value.
-_WD_DEFAULT = qn(WD_ATTR, "default")
 
 
 def load_instance(
@@ -172,17 +170,20 @@ class _Loader:
         value = self._value(node, el)
         if value is None:
             return None
+        as_default = self._wd_default(node, el, value)
+        if as_default is None:
+            return None
         out = _value_element(dst, el.tag, value, node)
-        if el.get(_WD_DEFAULT) == "true" and node.default == value:
+        if as_default:
             mark_default(out)
         return out
 
     def _leaf_list(self, node: "SchemaNode", el: etree._Element, dst: etree._Element, values: set[str]) -> None:
         value = self._value(node, el)
-        if value is None:
+        if value is None or self._wd_default(node, el, value) is None:
             return
         if node.config and value in values:
-            self.errors.append(self._not_unique(node, el, f"the value '{value}' is given twice"))
+            self.errors.append(self._not_unique(node, el, same_value_text(value)))
             return
         values.add(value)
         _value_element(dst, el.tag, value, node)
@@ -210,8 +211,7 @@ class _Loader:
             return
         identity = tuple(key_values)
         if node.keys and identity in entries:
-            keys = ", ".join(f"{k}='{v}'" for k, v in zip(node.keys, key_values))
-            self.errors.append(self._not_unique(node, el, f"a second entry has the same key ({keys})"))
+            self.errors.append(self._not_unique(node, el, same_key_text(node, identity)))
             return
         entry = _node_element(dst, node, node.parent)
         entries[identity] = entry
@@ -233,6 +233,30 @@ class _Loader:
         except RpcError as exc:
             self.errors.append(self._error(exc, node, el))
             return None
+
+    def _wd_default(self, node: "SchemaNode", el: etree._Element, value: str) -> bool | None:
+        """RFC 6243 4.5.2: may ``value`` carry ``wd:default="true"``?  None: refused (error recorded).
+
+        True when the client tagged the schema default (the node is then a default, as if
+        the server had set it); False when the attribute is absent or false.  A tagged value
+        that is not the schema default is an `invalid-value` at the node: the client believes
+        something about the default that is not so.  Leaf-list values are checked the same
+        way; an accepted one is kept as a configured value.
+        """
+        try:
+            flag = wd_default_flag(el)
+        except ValueError as exc:
+            self.errors.append(self._error(RpcError(
+                ErrorTag.BAD_ATTRIBUTE, f"{node.name}: {exc}", type=ErrorType.APPLICATION,
+                info=[("bad-attribute", "default"), ("bad-element", node.name)]), node, el))
+            return None
+        if not flag:
+            return False
+        defaults = schema_default_values(node)
+        if value not in defaults:
+            self.errors.append(self._error(not_the_schema_default(node, value, defaults), node, el))
+            return None
+        return node.keyword == "leaf"
 
     def _check_case(self, node: "SchemaNode", el: etree._Element, cases: dict[str, tuple[str, etree._Element]]) -> bool:
         """RFC 7950 8.3.1: data from two cases of one choice is a `bad-element`."""
@@ -281,14 +305,10 @@ class _Loader:
             type=ErrorType.APPLICATION, info=[("bad-element", node.name)]), node, el)
 
     def _duplicate(self, node: "SchemaNode", el: etree._Element) -> RpcError:
-        return self._error(RpcError(
-            ErrorTag.BAD_ELEMENT, f"{node.name} appears more than once; a {node.keyword} has one instance",
-            type=ErrorType.APPLICATION, info=[("bad-element", node.name)]), node, el)
+        return self._error(repeated_node_error(node), node, el)
 
     def _not_unique(self, node: "SchemaNode", el: etree._Element, what: str) -> RpcError:
-        return self._error(RpcError(
-            ErrorTag.OPERATION_FAILED, f"{node.name}: {what}", type=ErrorType.APPLICATION,
-            app_tag=AppTag.DATA_NOT_UNIQUE.value), node, el)
+        return self._error(not_unique_error(node, what), node, el)
 
     def _missing_key(self, node: "SchemaNode", el: etree._Element, key: str) -> RpcError:
         parent = el.getparent()
@@ -299,6 +319,42 @@ class _Loader:
         return RpcError(
             ErrorTag.MISSING_ELEMENT, f"an entry of list {node.name} lacks its key leaf '{key}'",
             type=ErrorType.APPLICATION, path=path, path_nsmap=path_nsmap, info=[("bad-element", key)])
+
+
+# --- errors shared with edit-config (which answers a repeated node as copy-config does) -------
+
+def repeated_node_error(node: "SchemaNode") -> RpcError:
+    """A leaf, container or anydata given twice under one parent (no path yet)."""
+    return RpcError(ErrorTag.BAD_ELEMENT, f"{node.name} appears more than once; a {node.keyword} has one instance",
+                    type=ErrorType.APPLICATION, info=[("bad-element", node.name)])
+
+
+def not_unique_error(node: "SchemaNode", what: str) -> RpcError:
+    """RFC 7950 15.1 for two list entries with one key or a leaf-list value twice (no path yet)."""
+    return RpcError(ErrorTag.OPERATION_FAILED, f"{node.name}: {what}", type=ErrorType.APPLICATION,
+                    app_tag=AppTag.DATA_NOT_UNIQUE.value)
+
+
+def same_key_text(node: "SchemaNode", key_values: tuple[str, ...]) -> str:
+    keys = ", ".join(f"{k}='{v}'" for k, v in zip(node.keys, key_values))
+    return f"a second entry has the same key ({keys})"
+
+
+def same_value_text(value: str) -> str:
+    return f"the value '{value}' is given twice"
+
+
+def not_the_schema_default(node: "SchemaNode", value: str, defaults: tuple[str, ...]) -> RpcError:
+    """RFC 6243 4.5.2: ``wd:default="true"`` on a value that is not the schema default (no path yet)."""
+    if not defaults:
+        why = f"{node.name} has no schema default"
+    elif len(defaults) == 1:
+        why = f"the schema default of {node.name} is '{defaults[0]}'"
+    else:
+        why = f"the schema defaults of {node.name} are " + ", ".join(f"'{d}'" for d in defaults)
+    return RpcError(ErrorTag.INVALID_VALUE,
+                    f"{node.name} is tagged wd:default=\"true\" but its value '{value}' is not the default: {why}",
+                    type=ErrorType.APPLICATION, info=[("bad-element", node.name)])
 
 
 def _node_element(dst: etree._Element, node: "SchemaNode", parent: "SchemaNode | None") -> etree._Element:

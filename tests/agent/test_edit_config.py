@@ -15,17 +15,14 @@ from ncclient.operations.rpc import RPCError
 
 from agent.xmlns import NC, VL2MC, YANG
 
-ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
 V = f"{{{VL2MC}}}"
-A = f"{{{ACM}}}"
 
 
 # --- helpers (also used by the other datastore test modules) -------------------------------
 
 def config(body: str) -> str:
-    """A `<config>` around ``body`` with the nc, yang, v (our module) and n (NACM) prefixes."""
-    return (f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:yang="{YANG}" xmlns:v="{VL2MC}" '
-            f'xmlns:n="{ACM}">{body}</config>')
+    """A `<config>` around ``body`` with the nc, yang and v (our module) prefixes."""
+    return f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:yang="{YANG}" xmlns:v="{VL2MC}">{body}</config>'
 
 
 def vsis(body: str) -> str:
@@ -79,7 +76,7 @@ def one_error(call: Callable[[], Any]) -> dict[str, Any]:
 
 def leaf(data: etree._Element, path: str) -> str | None:
     """Text of the node at ``path`` (``v:`` prefixed steps) in get-config data, None if absent."""
-    found = data.xpath(path, namespaces={"v": VL2MC, "n": ACM})
+    found = data.xpath(path, namespaces={"v": VL2MC})
     return found[0].text if found else None
 
 
@@ -299,69 +296,158 @@ def test_delete_of_a_missing_leaf_list_value_is_data_missing(nc):
                              "vl2mc:static-router-port[.='eth2']")
 
 
-def nacm(body: str) -> str:
-    return config(f'<nacm xmlns="{ACM}">{body}</nacm>')
+# --- ordered-by user lists and choices: a small test-local module ---------------------------
+#
+# The served modules have no ordered-by user list (vsi-l2-multicast orders by the system), so
+# these rules are checked in-process on a schema compiled from ORDERED_YANG.
+
+ORDERED_NS = "urn:example:ordered-test"
+ORDERED_YANG = f"""
+module ordered-test {{
+  yang-version 1.1;
+  namespace "{ORDERED_NS}";
+  prefix ot;
+
+  container top {{
+    list rule-list {{
+      key name;
+      ordered-by user;
+      leaf name {{ type string; }}
+      leaf-list group {{ type string; }}
+      list rule {{
+        key name;
+        ordered-by user;
+        leaf name {{ type string; }}
+        choice rule-type {{
+          case protocol-operation {{ leaf rpc-name {{ type string; }} }}
+          case data-node {{ leaf path {{ type string; }} }}
+        }}
+        leaf action {{ type enumeration {{ enum permit; enum deny; }} }}
+      }}
+    }}
+    leaf-list item {{
+      type string;
+      ordered-by user;
+    }}
+  }}
+}}
+"""
+_ORDERED_SCHEMA: Any = None
 
 
-def rule_lists(nc: Any) -> list[str]:
-    return running(nc).xpath("//n:rule-list/n:name/text()", namespaces={"n": ACM})
+def ordered_schema(tmp_path: Any) -> Any:
+    """ORDERED_YANG compiled with pyang (written to ``tmp_path`` once per test run)."""
+    global _ORDERED_SCHEMA
+    if _ORDERED_SCHEMA is None:
+        from agent import paths
+        from agent.schema import load_schema
+        (tmp_path / "ordered-test.yang").write_text(ORDERED_YANG)
+        _ORDERED_SCHEMA = load_schema(["ordered-test"], search_path=[tmp_path, paths.yang_dir()])
+    return _ORDERED_SCHEMA
 
 
-def test_ordered_by_user_entries_go_where_insert_says(nc):
-    edit(nc, nacm("<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>"))
-    edit(nc, nacm('<rule-list yang:insert="first"><name>r0</name></rule-list>'))
-    edit(nc, nacm('<rule-list yang:insert="after" yang:key="[n:name=\'r1\']"><name>r1b</name></rule-list>'))
-    edit(nc, nacm('<rule-list yang:insert="before" yang:key="[n:name=\'r0\']"><name>top</name></rule-list>'))
-    edit(nc, nacm('<rule-list yang:insert="last"><name>end</name></rule-list>'))
-    assert rule_lists(nc) == ["top", "r0", "r1", "r1b", "r2", "end"]
+def ordered_stores(tmp_path: Any) -> Any:
+    """In-process datastores over the ordered-test schema, state in ``tmp_path``."""
+    from agent.datastore import Datastores
+    from agent.validate import Validator
+    schema = ordered_schema(tmp_path)
+    stores = Datastores(schema, Validator(schema), tmp_path / "state")
+    stores.load()
+    return stores
 
 
-def test_insert_on_an_existing_entry_moves_it(nc):
-    edit(nc, nacm("<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>"
-                  "<rule-list><name>r3</name></rule-list>"))
-    edit(nc, nacm('<rule-list yang:insert="before" yang:key="[n:name=\'r1\']"><name>r3</name></rule-list>'))
-    assert rule_lists(nc) == ["r3", "r1", "r2"]
+def ordered_config(body: str) -> etree._Element:
+    return etree.fromstring(f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:yang="{YANG}" '
+                            f'xmlns:ot="{ORDERED_NS}"><top xmlns="{ORDERED_NS}">{body}</top></config>')
 
 
-def test_replace_with_insert_replaces_the_entry_at_its_new_place(nc):
-    edit(nc, nacm("<rule-list><name>r1</name><group>ops</group></rule-list><rule-list><name>r2</name></rule-list>"))
-    edit(nc, nacm('<rule-list nc:operation="replace" yang:insert="after" yang:key="[n:name=\'r2\']">'
-                  '<name>r1</name></rule-list>'))
-    assert rule_lists(nc) == ["r2", "r1"]
-    assert running(nc).xpath("//n:rule-list/n:group", namespaces={"n": ACM}) == []
+def ordered_edit(stores: Any, body: str) -> Any:
+    return stores.edit("running", ordered_config(body), session_id=1)
 
 
-def test_insert_relative_to_a_missing_entry_is_bad_attribute(nc):
-    edit(nc, nacm("<rule-list><name>r1</name></rule-list>"))
-    before = snapshot(nc)
-    error = one_error(lambda: edit(nc, nacm('<rule-list yang:insert="after" yang:key="[n:name=\'nope\']">'
-                                            '<name>r2</name></rule-list>')))
-    assert error["tag"] == "bad-attribute"
-    assert error["info"] == {"bad-attribute": "key", "bad-element": "rule-list"}
-    assert snapshot(nc) == before
+def ordered_snapshot(stores: Any) -> bytes:
+    return etree.tostring(stores.root("running"), method="c14n")
 
 
-def test_insert_before_without_key_is_missing_attribute(nc):
-    edit(nc, nacm("<rule-list><name>r1</name></rule-list>"))
-    error = one_error(lambda: edit(nc, nacm('<rule-list yang:insert="before"><name>r2</name></rule-list>')))
-    assert error["tag"] == "missing-attribute"
-    assert error["info"] == {"bad-attribute": "key", "bad-element": "rule-list"}
+def ordered_error(stores: Any, body: str) -> Any:
+    """The one RpcError an edit that must fail raises."""
+    from agent.errors import RpcError
+    with pytest.raises(RpcError) as caught:
+        ordered_edit(stores, body)
+    return caught.value
+
+
+def rule_lists(stores: Any) -> list[str]:
+    return stores.root("running").xpath("//ot:rule-list/ot:name/text()", namespaces={"ot": ORDERED_NS})
+
+
+def test_ordered_by_user_entries_go_where_insert_says(tmp_path):
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>")
+    ordered_edit(ds, '<rule-list yang:insert="first"><name>r0</name></rule-list>')
+    ordered_edit(ds, '<rule-list yang:insert="after" yang:key="[ot:name=\'r1\']"><name>r1b</name></rule-list>')
+    ordered_edit(ds, '<rule-list yang:insert="before" yang:key="[ot:name=\'r0\']"><name>top</name></rule-list>')
+    ordered_edit(ds, '<rule-list yang:insert="last"><name>end</name></rule-list>')
+    assert rule_lists(ds) == ["top", "r0", "r1", "r1b", "r2", "end"]
+
+
+def test_insert_on_an_existing_entry_moves_it(tmp_path):
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name></rule-list><rule-list><name>r2</name></rule-list>"
+                     "<rule-list><name>r3</name></rule-list>")
+    ordered_edit(ds, '<rule-list yang:insert="before" yang:key="[ot:name=\'r1\']"><name>r3</name></rule-list>')
+    assert rule_lists(ds) == ["r3", "r1", "r2"]
+
+
+def test_replace_with_insert_replaces_the_entry_at_its_new_place(tmp_path):
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name><group>ops</group></rule-list><rule-list><name>r2</name></rule-list>")
+    ordered_edit(ds, '<rule-list nc:operation="replace" yang:insert="after" yang:key="[ot:name=\'r2\']">'
+                     '<name>r1</name></rule-list>')
+    assert rule_lists(ds) == ["r2", "r1"]
+    assert ds.root("running").xpath("//ot:rule-list/ot:group", namespaces={"ot": ORDERED_NS}) == []
+
+
+def test_insert_relative_to_a_missing_entry_is_bad_attribute(tmp_path):
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name></rule-list>")
+    before = ordered_snapshot(ds)
+    error = ordered_error(ds, '<rule-list yang:insert="after" yang:key="[ot:name=\'nope\']">'
+                              '<name>r2</name></rule-list>')
+    assert (error.type.value, error.tag.value) == ("application", "bad-attribute")
+    assert error.info == [("bad-attribute", "key"), ("bad-element", "rule-list")]
+    assert error.path == "/ot:top/ot:rule-list[ot:name='r2']"
+    assert ordered_snapshot(ds) == before
+
+
+def test_insert_before_without_key_is_missing_attribute(tmp_path):
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name></rule-list>")
+    before = ordered_snapshot(ds)
+    error = ordered_error(ds, '<rule-list yang:insert="before"><name>r2</name></rule-list>')
+    assert error.tag.value == "missing-attribute"
+    assert error.info == [("bad-attribute", "key"), ("bad-element", "rule-list")]
+    assert ordered_snapshot(ds) == before
 
 
 def test_insert_on_a_system_ordered_list_is_bad_attribute(nc):
+    before = snapshot(nc)
     error = one_error(lambda: edit(nc, vsis(vsi("a", attrs=' yang:insert="first"'))))
     assert error["tag"] == "bad-attribute"
     assert error["info"] == {"bad-attribute": "insert", "bad-element": "vsi"}
+    assert snapshot(nc) == before
 
 
-def test_creating_a_node_of_another_case_removes_the_old_case(nc):
-    """RFC 7950 7.9: NACM rule-type is a choice; setting path drops rpc-name."""
-    edit(nc, nacm("<rule-list><name>r1</name><rule><name>x</name><rpc-name>get</rpc-name>"
-                  "<action>permit</action></rule></rule-list>"))
-    edit(nc, nacm("<rule-list><name>r1</name><rule><name>x</name><path>/v:vsis</path></rule></rule-list>"))
-    data = running(nc)
-    assert data.xpath("//n:rule/n:rpc-name", namespaces={"n": ACM}) == []
-    assert data.xpath("//n:rule/n:path/text()", namespaces={"n": ACM}) == ["/v:vsis"]
+def test_creating_a_node_of_another_case_removes_the_old_case(tmp_path):
+    """RFC 7950 7.9: rule-type is a choice; setting path drops rpc-name."""
+    ds = ordered_stores(tmp_path)
+    ordered_edit(ds, "<rule-list><name>r1</name><rule><name>x</name><rpc-name>get</rpc-name>"
+                     "<action>permit</action></rule></rule-list>")
+    ordered_edit(ds, "<rule-list><name>r1</name><rule><name>x</name><path>/v:vsis</path></rule></rule-list>")
+    data = ds.root("running")
+    assert data.xpath("//ot:rule/ot:rpc-name", namespaces={"ot": ORDERED_NS}) == []
+    assert data.xpath("//ot:rule/ot:path/text()", namespaces={"ot": ORDERED_NS}) == ["/v:vsis"]
+    assert data.xpath("//ot:rule/ot:action/text()", namespaces={"ot": ORDERED_NS}) == ["permit"]
 
 
 # --- error-option and test-option -----------------------------------------------------------
@@ -497,3 +583,86 @@ def test_yang_value_naming_no_existing_value_is_bad_attribute_and_changes_nothin
     assert caught.value.tag.value == "bad-attribute"
     assert caught.value.info == [("bad-attribute", "value"), ("bad-element", "item")]
     assert etree.tostring(root) == before
+
+
+def test_get_config_shows_no_nacm_defaults_while_access_control_is_not_enforced(nc):
+    """ietf-netconf-acm is not implemented yet: no `enable-nacm true` to mislead a user."""
+    data = running(nc, with_defaults="report-all")
+    assert data.find("{urn:ietf:params:xml:ns:yang:ietf-netconf-acm}nacm") is None
+    error = one_error(lambda: edit(nc, config('<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm">'
+                                              '<enable-nacm>false</enable-nacm></nacm>')))
+    assert error["tag"] == "unknown-namespace"
+
+
+# --- one node given twice (answered as copy-config answers the same content) -----------------
+
+def _copy_config_error(nc: Any, body: str) -> dict[str, Any]:
+    from tests.agent.test_commit import source
+    return one_error(lambda: nc.copy_config(source=source(body), target="running"))
+
+
+@pytest.mark.parametrize("error_option", ["stop-on-error", "continue-on-error", "rollback-on-error"])
+def test_a_leaf_given_twice_in_one_edit_is_bad_element_like_copy_config_and_changes_nothing(nc, error_option):
+    base(nc)
+    before = snapshot(nc)
+    body = vsis(vsi("a", "<description>one</description><description>two</description>") + vsi("c"))
+    error = one_error(lambda: edit(nc, body, error_option=error_option))
+    assert (error["type"], error["tag"], error["app_tag"]) == ("application", "bad-element", None)
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:description"
+    assert error["info"] == {"bad-element": "description"}
+    assert snapshot(nc) == before
+    assert error == _copy_config_error(nc, body)
+    assert snapshot(nc) == before
+
+
+def test_a_container_given_twice_in_one_edit_is_bad_element_like_copy_config(nc):
+    base(nc)
+    before = snapshot(nc)
+    body = vsis(vsi("a", "<igmp-snooping><robustness>3</robustness></igmp-snooping>"
+                         "<igmp-snooping><version>3</version></igmp-snooping>"))
+    error = one_error(lambda: edit(nc, body))
+    assert (error["tag"], error["path"]) == ("bad-element", "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping")
+    assert error == _copy_config_error(nc, body)
+    assert snapshot(nc) == before
+
+
+def test_a_list_entry_given_twice_in_one_edit_is_data_not_unique_like_copy_config(nc):
+    base(nc)
+    before = snapshot(nc)
+    body = vsis(vsi("a", "<description>one</description>") + vsi("a", "<description>two</description>"))
+    error = one_error(lambda: edit(nc, body))
+    assert (error["type"], error["tag"], error["app_tag"]) == ("application", "operation-failed", "data-not-unique")
+    assert error["path"] == "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']"
+    assert error == _copy_config_error(nc, body)
+    assert snapshot(nc) == before
+
+
+def test_a_key_leaf_given_twice_in_one_edit_is_bad_element_like_copy_config(nc):
+    base(nc)
+    before = snapshot(nc)
+    body = vsis("<vsi><name>a</name><name>a</name><description>x</description></vsi>")
+    error = one_error(lambda: edit(nc, body))
+    assert (error["tag"], error["path"]) == ("bad-element", "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:name")
+    assert error == _copy_config_error(nc, body)
+    assert snapshot(nc) == before
+
+
+def test_a_leaf_list_value_given_twice_in_one_edit_is_data_not_unique_like_copy_config(nc):
+    base(nc)
+    before = snapshot(nc)
+    body = snooping("<static-router-port>eth1</static-router-port><static-router-port>eth1</static-router-port>")
+    error = one_error(lambda: edit(nc, body))
+    assert (error["tag"], error["app_tag"]) == ("operation-failed", "data-not-unique")
+    assert error["path"] == ("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:igmp-snooping/"
+                             "vl2mc:static-router-port[.='eth1']")
+    assert error == _copy_config_error(nc, body)
+    assert snapshot(nc) == before
+
+
+def test_the_same_entry_under_two_different_parents_is_not_a_repeat(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<acs><ac><interface>eth1</interface></ac></acs>")
+                  + vsi("b", "<acs><ac><interface>eth2</interface></ac></acs>")))
+    data = running(nc)
+    assert leaf(data, "//v:vsi[v:name='a']/v:acs/v:ac/v:interface") == "eth1"
+    assert leaf(data, "//v:vsi[v:name='b']/v:acs/v:ac/v:interface") == "eth2"
