@@ -16,6 +16,7 @@ from agent.edit_config import EntryIndex, apply_edit, attach, detach, find_list_
 from agent.errors import ErrorTag, RpcError, RpcErrors
 from agent.validate import Validator
 from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, VL2MC
+from tests.agent.test_edit_config import ordered_config, ordered_stores
 from tests.conftest import compiled_schema
 
 V = f"{{{VL2MC}}}"
@@ -66,6 +67,22 @@ def test_a_deleted_node_is_reported_with_its_old_subtree(tmp_path):
     (change,) = result.changes
     assert (change.op, change.schema.name, change.element) == ("delete", "vsi", None)
     assert change.old_element.findtext(f"{V}name") == "a"
+
+
+def test_deleting_the_last_entries_of_a_container_reports_the_container_with_its_old_entries(tmp_path):
+    """The emptied `acs` goes with them; its one delete must still show which ACs went."""
+    ds = stores(tmp_path)
+    ds.edit("running", cfg("<vsi><name>a</name><acs><ac><interface>e1</interface></ac>"
+                           "<ac><interface>e2</interface></ac></acs></vsi>"), session_id=1)
+    result = ds.edit("running", cfg('<vsi><name>a</name><acs><ac nc:operation="delete"><interface>e1</interface></ac>'
+                                    '<ac nc:operation="delete"><interface>e2</interface></ac></acs></vsi>'),
+                     session_id=1)
+    (change,) = result.changes
+    assert (change.op, change.schema.name, change.parent.findtext(f"{V}name")) == ("delete", "acs", "a")
+    assert [ac.findtext(f"{V}interface") for ac in change.old_element] == ["e1", "e2"]
+    assert ds.root("running").find(f"{V}vsis/{V}vsi/{V}acs") is None
+    # the freed interfaces can be used again at once (the validator's index followed the change)
+    ds.edit("running", cfg("<vsi><name>b</name><acs><ac><interface>e1</interface></ac></acs></vsi>"), session_id=1)
 
 
 def test_setting_a_leaf_inside_a_default_container_makes_the_container_explicit(tmp_path):
@@ -253,30 +270,30 @@ def test_strip_internal_removes_every_internal_attribute_and_namespace(tmp_path)
     assert out.find(f"{V}vsis/{V}vsi/{V}unknown-multicast-action").text == "flood"
 
 
-ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
-RULE_LIST_EDITS = st.sampled_from([
+ORDERED_EDITS = st.sampled_from([
     '<rule-list><name>{n}</name></rule-list>',
     '<rule-list yang:insert="first"><name>{n}</name></rule-list>',
     '<rule-list yang:insert="last"><name>{n}</name></rule-list>',
-    '<rule-list yang:insert="after" yang:key="[n:name=\'{m}\']"><name>{n}</name></rule-list>',
-    '<rule-list yang:insert="before" yang:key="[n:name=\'{m}\']"><name>{n}</name></rule-list>',
+    '<rule-list yang:insert="after" yang:key="[ot:name=\'{m}\']"><name>{n}</name></rule-list>',
+    '<rule-list yang:insert="before" yang:key="[ot:name=\'{m}\']"><name>{n}</name></rule-list>',
     '<rule-list nc:operation="remove"><name>{n}</name></rule-list>',
+    '<item>{n}</item>',
+    '<item yang:insert="first">{n}</item>',
+    '<item yang:insert="after" yang:value="{m}">{n}</item>',
+    '<item yang:insert="before" yang:value="{m}">{n}</item>',
+    '<item nc:operation="remove">{n}</item>',
 ])
 
 
-def nacm_cfg(body: str) -> etree._Element:
-    return etree.fromstring(f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:yang="urn:ietf:params:xml:ns:yang:1" '
-                            f'xmlns:n="{ACM}"><nacm xmlns="{ACM}">{body}</nacm></config>')
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.tuples(RULE_LIST_EDITS, st.sampled_from("pqrs"), st.sampled_from("pqrs"), st.booleans()),
+@given(steps=st.lists(st.tuples(ORDERED_EDITS, st.sampled_from("pqrs"), st.sampled_from("pqrs"), st.booleans()),
                       min_size=1, max_size=15))
 def test_user_ordered_lists_keep_the_same_order_in_candidate_and_running(tmp_path_factory, steps):
-    ds = stores(tmp_path_factory.mktemp("ds"))
+    """Lists and leaf-lists of the test-local module (tests.agent.test_edit_config.ORDERED_YANG)."""
+    ds = ordered_stores(tmp_path_factory.mktemp("ds"))
     for template, name, anchor, commit in steps:
         try:
-            ds.edit("candidate", nacm_cfg(template.format(n=name, m=anchor)), session_id=1)
+            ds.edit("candidate", ordered_config(template.format(n=name, m=anchor)), session_id=1)
         except Exception:          # an anchor that does not exist (yet): refused, nothing changed
             pass
         if commit:
