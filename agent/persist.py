@@ -11,7 +11,9 @@ complete file or the new complete file; a crash leaves at most a stray temporary
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,15 +22,19 @@ from lxml import etree
 
 from agent.xmlns import INTERNAL
 
+log = logging.getLogger(__name__)
+
 TEMP_PREFIX = ".tmp-"
 FILE_MODE = 0o600
+#: The state directory holds the host key, password hashes and the configuration: owner only.
+DIR_MODE = 0o700
 
 
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``data`` so a crash leaves either the old or the new content."""
     path = Path(path)
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=directory)
     try:
         os.fchmod(fd, mode)
@@ -44,6 +50,45 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             pass
         raise
     fsync_directory(directory)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700 (existing ones are left alone).
+
+    ``Path.mkdir(parents=True)`` gives the parents the umask's mode (0755 usually) and the
+    leaf ``mode & ~umask``; whichever command creates the state directory first
+    (``vsi-agent users add`` before any ``serve``) must not leave it readable by others.
+    An explicit chmod after each mkdir makes the mode independent of the umask.
+    """
+    directory = Path(directory)
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:       # created meanwhile by someone else: not ours to chmod
+            continue
+        os.chmod(path, DIR_MODE)
+
+
+def tighten_private_dir(directory: Path) -> bool:
+    """Restrict an existing directory this process owns to mode 0700; True if it was looser.
+
+    Older versions created the state directory with the default mode.  A directory owned by
+    another user is left as it is (changing it is not ours to do, and chmod would fail).
+    """
+    info = os.stat(directory)
+    old_mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid != os.geteuid() or old_mode & 0o077 == 0:
+        return False
+    os.chmod(directory, DIR_MODE)
+    log.warning("state directory %s had mode %04o; restricted it to %04o", directory, old_mode, DIR_MODE)
+    return True
 
 
 def fsync_directory(directory: Path) -> None:

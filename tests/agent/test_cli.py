@@ -230,3 +230,17 @@ def test_readme_quick_start_runs_against_a_fresh_agent(agent_process, tmp_path, 
     out = capsys.readouterr().out
     assert "<name>iptv</name>" in out and "<backup-report-forward>true</backup-report-forward>" in out
     assert agent.stop(signal.SIGTERM) == 0
+
+
+def test_users_add_before_the_first_serve_creates_the_state_dir_owner_only(monkeypatch, tmp_path) -> None:
+    """The state directory holds password hashes and the host key: never 0755."""
+    import stat
+
+    state = tmp_path / "state"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw\n"))
+    old_umask = os.umask(0o022)
+    try:
+        assert cli.main(["users", "add", "operator", "--password-stdin", "--state-dir", str(state)]) == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700

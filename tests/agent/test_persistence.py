@@ -254,3 +254,63 @@ def test_an_entry_replayed_into_the_other_tree_is_saved_with_its_new_content(tmp
     assert restarted.root("running").xpath("//v:vsi[v:name='a']/v:description/text()",
                                            namespaces={"v": VL2MC}) == ["two"]
     assert same_data(restarted.root("running"), stores.root("running"))
+
+
+# --- the state directory is private (it holds the host key and password hashes) ------------
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_atomic_write_creates_missing_directories_owner_only_whatever_the_umask(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        persist.atomic_write(tmp_path / "outer" / "state" / "running.xml", b"<data/>")
+    finally:
+        os.umask(old_umask)
+    assert _mode(tmp_path / "outer") == 0o700
+    assert _mode(tmp_path / "outer" / "state") == 0o700
+    assert (tmp_path / "outer" / "state" / "running.xml").read_bytes() == b"<data/>"
+
+
+def test_atomic_write_leaves_the_mode_of_an_existing_directory_alone(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    persist.atomic_write(shared / "file", b"x")
+    assert _mode(shared) == 0o755
+
+
+def test_server_start_restricts_a_state_dir_it_owns_to_0700_and_logs_it(tmp_path, caplog):
+    from agent.server import Server, ServerConfig
+
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chmod(state, 0o755)
+    with caplog.at_level("WARNING", logger="agent.persist"):
+        Server(ServerConfig(port=0, state_dir=state, admin_password="pw"), schema=compiled_schema())
+    assert _mode(state) == 0o700
+    assert any("0755" in r.getMessage() and str(state) in r.getMessage() for r in caplog.records)
+
+
+def test_server_creates_a_missing_state_dir_owner_only(tmp_path):
+    from agent.server import Server, ServerConfig
+
+    state = tmp_path / "new" / "state"
+    old_umask = os.umask(0o022)
+    try:
+        Server(ServerConfig(port=0, state_dir=state, admin_password="pw"), schema=compiled_schema())
+    finally:
+        os.umask(old_umask)
+    assert _mode(state) == 0o700
+    assert _mode(state.parent) == 0o700
+
+
+def test_a_private_state_dir_is_left_as_it_is_and_nothing_is_logged(tmp_path, caplog):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    os.chmod(state, 0o700)
+    with caplog.at_level("WARNING", logger="agent.persist"):
+        assert persist.tighten_private_dir(state) is False
+    assert _mode(state) == 0o700
+    assert caplog.records == []
