@@ -193,6 +193,9 @@ class Schema:
 # ------------------------------------------------------------------------------------------
 
 #: The IETF modules the server implements (SPEC section 4), in the order yang-library lists them.
+#: `ietf-netconf-acm` (RFC 8341) and `ietf-netconf-notifications` (RFC 6470) join only with the
+#: code that enforces / sends them: advertising NACM, with its `enable-nacm true` default in
+#: get-config, while nothing checks access would make a user believe access control is on.
 IETF_MODULES: tuple[str, ...] = (
     "ietf-netconf",
     "ietf-netconf-with-defaults",
@@ -201,8 +204,6 @@ IETF_MODULES: tuple[str, ...] = (
     "ietf-datastores",
     "ietf-netconf-nmda",
     "ietf-origin",
-    "ietf-netconf-notifications",
-    "ietf-netconf-acm",
     "ietf-yang-types",
     "ietf-inet-types",
 )

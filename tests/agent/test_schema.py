@@ -14,7 +14,7 @@ import pytest
 
 from agent import paths
 from agent.schema import IETF_MODULES, Schema, SchemaError, SchemaNode, load_schema
-from agent.xmlns import NC, VL2MC
+from agent.xmlns import NACM, NC, VL2MC
 
 SH = "urn:test:shapes"
 LIB = "urn:test:shapes-lib"
@@ -398,3 +398,14 @@ def test_yang_dir_can_be_overridden_by_the_environment(monkeypatch: pytest.Monke
                                         'leaf on { type boolean; default "true"; } }')
     schema = load_schema(["solo"])
     assert schema.roots["{urn:solo}on"].default == "true"
+
+
+def test_nacm_and_netconf_notifications_are_not_implemented_until_something_enforces_them() -> None:
+    """Advertising ietf-netconf-acm (and its `enable-nacm true` default) with no access control
+    behind it would make a user believe access is controlled."""
+    assert "ietf-netconf-acm" not in IETF_MODULES
+    assert "ietf-netconf-notifications" not in IETF_MODULES
+    modules = ours().modules
+    for name in ("ietf-netconf-acm", "ietf-netconf-notifications"):
+        assert name not in modules or not modules[name].implemented
+    assert NACM not in {node.namespace for node in ours().roots.values()}
