@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import agent.operations  # noqa: F401  (every @operation registration runs on import)
 from agent import ssh_server, yang_library
 from agent.datastore import Datastores
+from agent.persist import make_private_dir, tighten_private_dir
 from agent.schema import Schema, load_schema
 from agent.session import BASE_1_0, BASE_1_1, EndReason, Session, SessionTransport
 from agent.state_provider import NullStateProvider, StateProvider
@@ -37,6 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import asyncssh
 
 log = logging.getLogger(__name__)
+
+#: Failed password attempts one SSH connection may make before it is closed (OpenSSH's
+#: MaxAuthTries default): each wrong password costs a full scrypt in the small auth pool, so
+#: without a cap one connection could keep that pool busy guessing for as long as it likes.
+MAX_AUTH_TRIES = 6
 
 #: 64 MiB: far above any real configuration, small enough that one client cannot exhaust memory.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
@@ -112,7 +118,10 @@ class Server:
         """``schema`` may be passed to reuse an already compiled one (it is immutable)."""
         self.config = config
         self.state_dir = Path(config.state_dir)
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)   # keys and users live here
+        # keys, password hashes and the configuration live here: owner only, even when an
+        # older version (or `users add` of one) created the directory with the default mode
+        make_private_dir(self.state_dir)
+        tighten_private_dir(self.state_dir)
         self.users = UserStore(self.state_dir)
         self.sessions: dict[int, Session] = {}
         #: run once per ending session (locks, confirmed-commit rollback, subscriptions)
@@ -125,6 +134,8 @@ class Server:
         self._next_session_id = 1
         self._listener: "asyncssh.SSHAcceptor | None" = None
         self._connections: set[Any] = set()
+        #: failed password attempts per open connection (see :meth:`password_attempt_failed`)
+        self._failed_auth: dict[Any, int] = {}
         self._auth_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.schema = schema if schema is not None else load_schema()
         self.validator = Validator(self.schema)
@@ -250,6 +261,24 @@ class Server:
 
     def connection_closed(self, conn: Any) -> None:
         self._connections.discard(conn)
+        self._failed_auth.pop(conn, None)
+
+    def password_attempt_failed(self, conn: Any) -> bool:
+        """Count a wrong password on ``conn``; at :data:`MAX_AUTH_TRIES` close the connection.
+
+        Returns True when the connection was closed (the adapter then stops answering it).
+        The policy lives here, not in the SSH adapter, so it is one rule for every transport
+        and can be tested without a network.
+        """
+        failures = self._failed_auth.get(conn, 0) + 1
+        self._failed_auth[conn] = failures
+        if failures < MAX_AUTH_TRIES:
+            return False
+        log.warning("%d failed password attempts on one connection from %s; closing it",
+                    failures, _peer(conn))
+        self._failed_auth.pop(conn, None)
+        conn.close()
+        return True
 
     def addresses(self) -> list[tuple[Any, ...]]:
         """The socket addresses the server listens on (empty before start)."""
@@ -267,6 +296,12 @@ class Server:
         """Run CPU-heavy work (scrypt) off the event loop so other sessions keep going."""
         assert self.loop is not None and self._auth_executor is not None
         return await self.loop.run_in_executor(self._auth_executor, func, *args)
+
+
+def _peer(conn: Any) -> str:
+    """The client's address for log messages ("?" when the transport does not say)."""
+    peer = conn.get_extra_info("peername") if hasattr(conn, "get_extra_info") else None
+    return str(peer[0]) if peer else "?"
 
 
 _YANG_VERSION_RE = re.compile(r"""^\s*yang-version\s+["']?([0-9.]+)["']?\s*;""", re.MULTILINE)

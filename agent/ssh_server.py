@@ -149,6 +149,8 @@ class _NetconfSSHServer(asyncssh.SSHServer):
         ok = await self._server.run_blocking(self._server.users.verify_password, username, password)
         if not ok:
             log.info("password authentication failed for %r", username)
+            # like OpenSSH's MaxAuthTries: the connection closes after too many failures
+            self._server.password_attempt_failed(self._conn)
         return bool(ok)
 
     def public_key_auth_supported(self) -> bool:

@@ -50,6 +50,30 @@ def test_wrong_password_is_refused(agent_server) -> None:
         agent_server.connect(password="not-the-password")
 
 
+def test_connection_is_closed_after_max_auth_tries_wrong_passwords(agent_server) -> None:
+    """Like OpenSSH's MaxAuthTries: password guessing costs a new connection every few tries."""
+    from agent.server import MAX_AUTH_TRIES
+
+    tries: list[str] = []
+
+    class Guesser(asyncssh.SSHClient):
+        def password_auth_requested(self) -> str | None:
+            if len(tries) > MAX_AUTH_TRIES + 2:
+                return None          # give up: the server never closed the connection
+            tries.append(f"wrong-{len(tries)}")
+            return tries[-1]
+
+    async def guess() -> None:
+        await asyncssh.connect(agent_server.host, agent_server.port, username=agent_server.username,
+                               known_hosts=None, client_factory=Guesser, client_keys=None,
+                               agent_path=None, preferred_auth="password")
+
+    with pytest.raises(asyncssh.DisconnectError):
+        asyncio.run(guess())
+    assert len(tries) == MAX_AUTH_TRIES
+    assert agent_server.wait_until(lambda server: server.connection_count == 0)
+
+
 def test_unknown_user_is_refused(agent_server) -> None:
     with pytest.raises(AuthenticationError):
         agent_server.connect(username="mallory", password=agent_server.password)

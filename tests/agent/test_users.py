@@ -186,3 +186,61 @@ def test_agent_without_admin_password_writes_and_reports_the_generated_one(make_
     assert path == agent.state_dir / ADMIN_PASSWORD_FILE and mode(path) == 0o600
     nc = agent.connect(password=path.read_text().strip())
     nc.close_session()
+
+
+# --- login flooding: failed password attempts per connection (like OpenSSH MaxAuthTries) -----
+
+class _FakeConnection:
+    """Stands in for an asyncssh connection: the policy only closes it and asks for the peer."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def get_extra_info(self, name: str) -> object:
+        return ("192.0.2.7", 40000) if name == "peername" else None
+
+
+def _server(tmp_path):
+    from agent.server import Server
+    from tests.conftest import compiled_schema
+
+    return Server(ServerConfig(port=0, state_dir=tmp_path / "state", admin_password="pw"),
+                  schema=compiled_schema())
+
+
+def test_a_connection_is_closed_after_max_auth_tries_failed_passwords(tmp_path) -> None:
+    from agent.server import MAX_AUTH_TRIES
+
+    server, conn = _server(tmp_path), _FakeConnection()
+    assert MAX_AUTH_TRIES == 6
+    answers = [server.password_attempt_failed(conn) for _ in range(MAX_AUTH_TRIES)]
+    assert answers == [False] * (MAX_AUTH_TRIES - 1) + [True]
+    assert conn.closed == 1
+
+
+def test_failed_passwords_are_counted_per_connection(tmp_path) -> None:
+    from agent.server import MAX_AUTH_TRIES
+
+    server, first, second = _server(tmp_path), _FakeConnection(), _FakeConnection()
+    for _ in range(MAX_AUTH_TRIES - 1):
+        assert not server.password_attempt_failed(first)
+    assert not server.password_attempt_failed(second)
+    assert (first.closed, second.closed) == (0, 0)
+    assert server.password_attempt_failed(first)
+    assert (first.closed, second.closed) == (1, 0)
+
+
+def test_a_closed_connection_forgets_its_failed_attempts(tmp_path) -> None:
+    from agent.server import MAX_AUTH_TRIES
+
+    server, conn = _server(tmp_path), _FakeConnection()
+    server.connection_opened(conn)
+    for _ in range(MAX_AUTH_TRIES - 1):
+        server.password_attempt_failed(conn)
+    server.connection_closed(conn)
+    assert conn.closed == 0
+    # nothing left behind: the count starts again from zero for the same object
+    assert [server.password_attempt_failed(conn) for _ in range(MAX_AUTH_TRIES)][-2:] == [False, True]
