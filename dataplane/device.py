@@ -19,6 +19,9 @@ Operational state, read straight from the objects (one VSI at a time, nothing co
   ``learned_on_backup``); ``router_ports[interface]`` -> ``RouterPort`` (``static``,
   ``dynamic``, ``via_backup``, ``since``, ``expires``); ``querier.current(now)`` ->
   (address or None, is-self). Addresses are ints (``dataplane.addr.ip_str`` for text).
+  A group learned by one v1/v2 report on one port is kept compact (a plain group, see
+  :mod:`dataplane.snooping`): its Entry and Membership are built when read, so read them
+  and let go; do not keep or change them.
 
 ``apply`` is atomic: the whole new configuration is validated first and a ConfigError
 leaves everything untouched. VSIs whose configuration did not change keep all their learned

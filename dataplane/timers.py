@@ -9,6 +9,13 @@ object's current ``expires`` and either acts or re-arms itself. Entries of objec
 were deleted simply fire into an object that knows it is dead. So the heap holds at most
 one live entry per object and ``tick`` costs O(log n) per due deadline, whatever the
 table size.
+
+A table of many small timers can also own its timers by *key* instead of as one object each
+(:meth:`Deadlines.schedule_key`): the snooping table keeps a plain group as a tuple of
+numbers and strings, which CPython's garbage collector does not track, and an object per
+timer would bring the tracked objects back. Such a heap entry is (deadline, sequence, owner
+number, key), all ints and floats, and the owner is asked whether that sequence number is
+still its live one.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from __future__ import annotations
 import heapq
 from itertools import count
 from typing import Protocol
+from weakref import WeakValueDictionary
 
-__all__ = ["Deadlines", "TimerOwner"]
+__all__ = ["Deadlines", "KeyedTimerOwner", "TimerOwner"]
 
 Frames = list[tuple[str, bytes]]
 
@@ -30,6 +38,16 @@ class TimerOwner(Protocol):
         ...
 
 
+class KeyedTimerOwner(Protocol):
+    def pending(self, key: int, seq: int) -> bool:
+        """Whether heap entry ``seq`` is still the live timer of ``key``."""
+        ...
+
+    def fire_key(self, key: int, seq: int, now: float) -> Frames:
+        """Heap entry ``seq`` of ``key`` came due: act if it is still live, maybe re-arm."""
+        ...
+
+
 class Deadlines:
     """A min-heap of (deadline, sequence) and the owner of each sequence number.
 
@@ -37,11 +55,16 @@ class Deadlines:
     no object the garbage collector tracks, so CPython stops tracking it at its first
     collection, and a table of 100k groups no longer adds 100k tuples to every full
     collection. Sequence numbers keep equal deadlines in the order they were scheduled.
+    Keyed entries (deadline, sequence, owner number, key) need no per-entry bookkeeping at
+    all until an object adopts them.
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int]] = []
+        self._heap: list[tuple[float, int] | tuple[float, int, int, int]] = []
         self._owners: dict[int, TimerOwner] = {}
+        self._keyed: WeakValueDictionary[int, KeyedTimerOwner] = WeakValueDictionary()
+        """owner number -> keyed owner, while the owner lives: the heap holds only numbers,
+        so a dropped table's pending entries fire into nothing and keep nothing alive."""
         self._seq = count()
 
     def schedule(self, owner: TimerOwner, deadline: float) -> None:
@@ -54,13 +77,38 @@ class Deadlines:
         self._owners[seq] = owner
         heapq.heappush(self._heap, (deadline, seq))
 
+    def register(self, owner: KeyedTimerOwner) -> int:
+        """The number under which ``owner`` schedules keyed timers (``schedule_key``)."""
+        number = next(self._seq)
+        self._keyed[number] = owner
+        return number
+
+    def schedule_key(self, number: int, key: int, deadline: float) -> int:
+        """Push a timer for ``key`` of registered owner ``number`` and return its sequence
+        number, which the owner keeps: entries it no longer knows are stale, as a superseded
+        ``scheduled`` is."""
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (deadline, seq, number, key))
+        return seq
+
+    def adopt(self, seq: int, owner: TimerOwner) -> None:
+        """Hand the pending keyed entry ``seq`` to ``owner`` (whose ``scheduled`` must be its
+        deadline): a compact record became an object and keeps its place in the heap."""
+        self._owners[seq] = owner
+
     def run_due(self, now: float) -> Frames:
         """Fire every owner whose deadline is at or before ``now``, in deadline order."""
         out: Frames = []
         heap, owners = self._heap, self._owners
         while heap and heap[0][0] <= now:
-            deadline, seq = heapq.heappop(heap)
-            owner = owners.pop(seq)
+            entry = heapq.heappop(heap)
+            deadline, seq = entry[0], entry[1]
+            owner = owners.pop(seq, None)
+            if owner is None:  # a keyed entry nobody adopted
+                keyed = self._keyed.get(entry[2])  # type: ignore[misc]
+                if keyed is not None:
+                    out.extend(keyed.fire_key(entry[3], seq, now))  # type: ignore[misc]
+                continue
             if owner.scheduled != deadline:
                 continue  # superseded by an earlier entry that already fired or is pending
             owner.scheduled = None
@@ -69,10 +117,17 @@ class Deadlines:
 
     def next_deadline(self) -> float | None:
         """The earliest pending deadline (possibly a stale one: firing it is harmless)."""
-        heap, owners = self._heap, self._owners
-        while heap and owners[heap[0][1]].scheduled != heap[0][0]:
-            del owners[heapq.heappop(heap)[1]]
+        heap = self._heap
+        while heap and self._stale(heap[0]):
+            self._owners.pop(heapq.heappop(heap)[1], None)
         return heap[0][0] if heap else None
+
+    def _stale(self, entry: tuple[float, int] | tuple[float, int, int, int]) -> bool:
+        owner = self._owners.get(entry[1])
+        if owner is not None:
+            return owner.scheduled != entry[0]
+        keyed = self._keyed.get(entry[2])  # type: ignore[misc]
+        return keyed is None or not keyed.pending(entry[3], entry[1])  # type: ignore[misc]
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -34,6 +34,8 @@ Without ``backup-report-forward`` nothing could cross the standby PW, so nothing
 
 from __future__ import annotations
 
+import struct
+
 from dataplane.addr import BROADCAST_MAC, is_link_local_group
 from dataplane.config import VsiConfig
 from dataplane.events import EventQueue, PwStateChanged, PwSwitchover
@@ -670,37 +672,42 @@ class Vsi:
 
 
 _ROUTER_ALERT = b"\x94\x04\x00\x00"
+_V2_MESSAGE = struct.Struct("!H2xH2xH4xI4xB3xI")
+"""From the EtherType, IHL 5: EtherType, Total Length, flags/fragment offset, source (the
+reporter), then the IGMP type and group; the bytes between are checked by the checksums."""
+_V2_MESSAGE_AFTER_ROUTER_ALERT = struct.Struct("!H2xH2xH4xI4xIB3xI")
+"""The same for IHL 6, with the one option word before the IGMP message."""
 
 
 def _fast_membership_message(frame: bytes, _from_bytes=int.from_bytes) -> tuple[int, int, int] | None:  # noqa: ANN001
     """(type, group, reporter) of an untagged, well-formed IGMPv1/v2 report or v2 leave, else
     None (then ``classify`` decides, errors included). Learning runs at report rate, so the
-    common message is read as one integer (IPv4 header and IGMP message) instead of objects.
-    It accepts only what ``classify`` accepts with the same meaning: IHL 5, or 6 holding
-    exactly a Router Alert; not a fragment; Total Length = header + 8; both checksums
-    verify; a multicast group. A test holds the two paths together."""
-    if frame[12:14] != b"\x08\x00":
+    fields are read by one precompiled ``struct`` call and each checksum as one integer,
+    instead of objects. It accepts only what ``classify`` accepts with the same meaning: IHL
+    5, or 6 holding exactly a Router Alert; not a fragment; Total Length = header + 8; both
+    checksums verify; a multicast group. A test holds the two paths together."""
+    if len(frame) < 42:
         return None
     first = frame[14]
     if first == 0x46:
-        end, header_bits = 46, 192
+        if len(frame) < 46:
+            return None
+        ethertype, length, fragment, reporter, option, kind, group = \
+            _V2_MESSAGE_AFTER_ROUTER_ALERT.unpack_from(frame, 12)
+        if option != 0x94040000:
+            return None
+        end = 46
     elif first == 0x45:
-        end, header_bits = 42, 160
+        ethertype, length, fragment, reporter, kind, group = _V2_MESSAGE.unpack_from(frame, 12)
+        end = 42
     else:
         return None
-    if len(frame) < end:
-        return None
-    whole = _from_bytes(frame[14:end], "big")
-    message = whole & 0xFFFFFFFFFFFFFFFF
-    header = whole >> 64
-    if (header >> (header_bits - 32)) & 0xFFFF != end - 14 or (header >> (header_bits - 64)) & 0x3FFF:
-        return None  # Total Length is not header + 8, or a fragment
-    if first == 0x46 and header & 0xFFFFFFFF != 0x94040000:
-        return None
+    if ethertype != 0x0800 or length != end - 14 or fragment & 0x3FFF:
+        return None  # not IPv4, Total Length is not header + 8, or a fragment
+    header = _from_bytes(frame[14:end - 8], "big")
+    message = _from_bytes(frame[end - 8:end], "big")
     if not header or header % 0xFFFF or not message or message % 0xFFFF:
         return None  # a checksum does not verify (RFC 1071: the sum of all words is 0xFFFF)
-    kind = message >> 56
-    group = message & 0xFFFFFFFF
     if kind not in _FAST_IGMP_TYPES or group >> 28 != 0xE:
         return None
-    return (kind, group, (header >> (header_bits - 128)) & 0xFFFFFFFF)
+    return (kind, group, reporter)

@@ -1,11 +1,14 @@
 """The core's shortcuts mean exactly what the general code means.
 
 ``Snooping.report`` learns a v1/v2 report without the set arithmetic of ``_exclude_mode``
-(a refresh of a plain (G, *) membership, and a group the table does not have yet);
-``Deadlines`` keeps the owner of a timer out of its heap entry; ``EventQueue`` keeps group
-events as raw fields until they are popped. Each is held here to the plain code it
-replaces: the general ``_exclude_mode`` path, a heap of (deadline, sequence, owner) as the
-timers were first written, and a list of event tuples built on the spot.
+(a refresh of a plain (G, *) membership, and a group the table does not have yet) and keeps
+a group learned that way as a plain group (one tuple, a keyed timer) until anything else
+touches it; ``Deadlines`` keeps the owner of a timer out of its heap entry; ``EventQueue``
+keeps group events as raw fields until they are popped; ``_fast_membership_message`` reads a
+v1/v2 message with one ``struct`` call. Each is held here to the plain code it replaces: the
+general ``_exclude_mode`` path and objects for every group, a heap of (deadline, sequence,
+owner) as the timers were first written, a list of event tuples built on the spot, and the
+message read as one integer as it was first written.
 """
 
 from __future__ import annotations
@@ -13,15 +16,21 @@ from __future__ import annotations
 import heapq
 from itertools import count
 
+import gc
+
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dataplane.config import IgmpSnoopingConfig
-from dataplane.addr import ip_str
+from dataplane.config import IgmpSnoopingConfig, StaticGroup
+from dataplane.addr import ip_str, ipv4_multicast_mac
 from dataplane.events import Event, EventQueue, GroupAdded, GroupLimitExceeded, GroupRemoved
+from dataplane.igmp import GroupRecord, IgmpQuery, RecordType, build_leave, build_report_v1, build_report_v2
+from dataplane.ethernet import ETHERTYPE_IPV4, build_ethernet
+from dataplane.ipv4 import IPPROTO_IGMP, build_ipv4
 from dataplane.snooping import Snooping
 from dataplane.stats import VsiStatistics
 from dataplane.timers import Deadlines
+from dataplane.vsi import _FAST_IGMP_TYPES, _fast_membership_message
 
 Frames = list[tuple[str, bytes]]
 PORTS = ("ac1", "ac2", "pw1")
@@ -81,6 +90,138 @@ def test_report_shortcuts_learn_what_exclude_mode_learns(
     slow.deadlines.run_due(now + 1000.0)
     assert fast_events.pop() == slow_events.pop()
     assert not fast.groups and not slow.groups
+
+
+def _views(table: Snooping) -> tuple[object, ...]:
+    """What the VSI asks of the table for forwarding, for every group and port used."""
+    return tuple((table.is_source_specific(g), table.member_ports(g, 0), table.member_ports(g, 0x0A000001))
+                 for g in GROUPS) + tuple(table.count_on_port(p) for p in PORTS)
+
+
+table_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("report"), st.sampled_from(PORTS), st.sampled_from(GROUPS), st.integers(1, 4),
+                  st.booleans()),
+        st.tuples(st.just("leave"), st.sampled_from(PORTS), st.sampled_from(GROUPS)),
+        st.tuples(st.just("group-query"), st.sampled_from(PORTS), st.sampled_from(GROUPS)),
+        st.tuples(st.just("v3"), st.sampled_from(PORTS), st.sampled_from(GROUPS),
+                  st.sampled_from(list(RecordType)), st.sets(st.sampled_from([0x0A000001, 0x0A000002]))),
+        st.tuples(st.just("flush"), st.sampled_from(PORTS)),
+        st.tuples(st.just("clear"),),
+        st.tuples(st.just("reconfigure"), st.sampled_from(GROUPS[:2]), st.sampled_from(PORTS), st.booleans(),
+                  st.integers(1, 3)),
+        st.tuples(st.just("stop"),),
+        st.tuples(st.just("memberships"),),
+        st.tuples(st.just("time"), st.sampled_from([0.0, 0.5, 2.0, 30.0, 200.0, 260.0])),
+    ),
+    max_size=40)
+
+
+def _apply(table: Snooping, step: tuple[object, ...], now: float, plain: bool) -> object:
+    """One step on ``table``; reports go through ``report`` when ``plain``, else straight to
+    the general ``_exclude_mode``, so that table never holds a plain group."""
+    kind = step[0]
+    if kind == "report":
+        _, port, group, reporter, on_backup = step
+        if plain or group >> 8 == 0xE00000:
+            return table.report(port, group, reporter, now, on_backup)  # type: ignore[arg-type]
+        return table._exclude_mode(port, group, frozenset(), reporter, now, on_backup)  # type: ignore[arg-type]
+    if kind == "leave":
+        return table.leave(step[1], step[2], now)  # type: ignore[arg-type]
+    if kind == "group-query":
+        return table.query_received(step[1], IgmpQuery(2, 1.0, step[2]), 0x0A0000FE, now, False)  # type: ignore
+    if kind == "v3":
+        _, port, group, record_type, sources = step
+        record = GroupRecord(record_type, group, tuple(sorted(sources)))  # type: ignore[arg-type]
+        return table.v3_report(port, [record], 7, now, False)  # type: ignore[arg-type]
+    if kind == "flush":
+        return table.flush_port(step[1], now, "port-down")  # type: ignore[arg-type]
+    if kind == "clear":
+        return table.clear(now)
+    if kind == "reconfigure":  # a static group added or removed; robustness moves the GMI
+        _, group, port, add, robustness = step
+        statics = frozenset({StaticGroup(ip_str(group), interface=port)}) if add else frozenset()  # type: ignore
+        config = IgmpSnoopingConfig(enable=True, limit_max_entry=table.config.limit_max_entry,
+                                    static_groups=statics, robustness=robustness)  # type: ignore[arg-type]
+        return table.reconfigure(config, now)
+    if kind == "stop":
+        return table.stop()
+    if kind == "memberships":  # hands out the live objects: every plain group is promoted
+        return sorted((m.entry.group, m.entry.source, m.port, m.expires, m.scheduled) for m in table.memberships())
+    return table.deadlines.run_due(now)
+
+
+@settings(max_examples=400, deadline=None)
+@given(steps=table_steps, limit=st.one_of(st.none(), st.integers(0, 3)))
+def test_plain_groups_behave_as_the_entries_and_memberships_they_stand_for(
+        steps: list[tuple[object, ...]], limit: int | None) -> None:
+    """Same table as read through ``groups``, forwarding answers, events, change notices,
+    replies, statistics and next deadline, whatever touches a plain group afterwards."""
+    config = IgmpSnoopingConfig(enable=True, limit_max_entry=limit)
+    plain, plain_events, plain_changes = _table(config)
+    general, general_events, general_changes = _table(config)
+    now = 1.0
+    for step in steps:
+        if step[0] == "time":
+            now += step[1]  # type: ignore[operator]
+        assert _apply(plain, step, now, True) == _apply(general, step, now, False)
+        assert _state(plain) == _state(general)
+        assert _views(plain) == _views(general)
+        assert plain.entry_count == general.entry_count and plain.stats == general.stats
+        assert plain.deadlines.next_deadline() == general.deadlines.next_deadline()
+        assert plain_events.pop() == general_events.pop()
+    assert plain_changes == general_changes
+    assert plain.deadlines.run_due(now + 1000.0) == general.deadlines.run_due(now + 1000.0)
+    assert plain_events.pop() == general_events.pop()
+    assert _state(plain) == _state(general)
+
+
+def test_a_plain_group_is_not_tracked_by_the_garbage_collector() -> None:
+    """The reason plain groups exist: a table of them adds nothing to the collector's walks."""
+    table, _, _ = _table(IgmpSnoopingConfig(enable=True))
+    for group in GROUPS[:4]:
+        assert table.report("ac1", group, 5, 1.0, False)
+    table.report("ac1", GROUPS[0], 5, 2.0, True)  # a refresh makes a new tuple
+    gc.collect()
+    assert not any(gc.is_tracked(plain) for plain in table._table.values())
+    assert not any(gc.is_tracked(entry) for entry in table.deadlines._heap)
+
+
+def test_a_promoted_plain_group_keeps_its_timer() -> None:
+    """A second port turns the group into objects; the first membership still ages out at
+    its own time, from the heap entry it had, and the second at its own."""
+    table, events, _ = _table(IgmpSnoopingConfig(enable=True))
+    table.report("ac1", GROUPS[0], 5, 1.0, False)
+    table.report("ac2", GROUPS[0], 6, 100.0, False)
+    assert type(table._table[GROUPS[0]]) is dict
+    table.deadlines.run_due(1.0 + table.membership_interval)
+    assert set(table.groups[GROUPS[0]][0].ports) == {"ac2"}
+    table.deadlines.run_due(100.0 + table.membership_interval)
+    assert GROUPS[0] not in table.groups
+    assert [e.reason for e in events.pop() if isinstance(e, GroupRemoved)] == ["expired"]
+
+
+def test_a_stopped_table_fires_no_plain_group_timer() -> None:
+    """``stop`` detaches keyed timers as it does every membership's: nothing ages any more."""
+    table, events, changes = _table(IgmpSnoopingConfig(enable=True))
+    table.report("ac1", GROUPS[0], 5, 1.0, False)
+    table.stop()
+    events.pop()
+    changes.clear()
+    assert table.deadlines.run_due(1000.0) == []
+    assert GROUPS[0] in table.groups and not events.pop() and not changes
+
+
+def test_a_dropped_table_leaves_only_numbers_in_the_heap() -> None:
+    """The heap does not keep a table alive: its pending plain-group timers fire into nothing."""
+    table, events, _ = _table(IgmpSnoopingConfig(enable=True))
+    deadlines = table.deadlines
+    table.report("ac1", GROUPS[0], 5, 1.0, False)
+    del table
+    gc.collect()
+    assert len(deadlines) == 1
+    assert deadlines.next_deadline() is None and deadlines.run_due(1000.0) == []
+    assert [type(e) for e in events.pop()] == [GroupAdded]
 
 
 class _Owner:
@@ -203,3 +344,51 @@ def test_event_queue_pops_the_events_built_on_the_spot(steps: list[list[tuple[ob
                 expected.append(event)
         assert queue.pop() == expected
         assert queue.pop() == []
+
+
+def _membership_message_as_one_integer(frame: bytes) -> tuple[int, int, int] | None:
+    """The reference: the v1/v2 message read as one integer, as the fast path was first written."""
+    if frame[12:14] != b"\x08\x00":
+        return None
+    first = frame[14]
+    if first == 0x46:
+        end, header_bits = 46, 192
+    elif first == 0x45:
+        end, header_bits = 42, 160
+    else:
+        return None
+    if len(frame) < end:
+        return None
+    whole = int.from_bytes(frame[14:end], "big")
+    message = whole & 0xFFFFFFFFFFFFFFFF
+    header = whole >> 64
+    if (header >> (header_bits - 32)) & 0xFFFF != end - 14 or (header >> (header_bits - 64)) & 0x3FFF:
+        return None
+    if first == 0x46 and header & 0xFFFFFFFF != 0x94040000:
+        return None
+    if not header or header % 0xFFFF or not message or message % 0xFFFF:
+        return None
+    kind = message >> 56
+    group = message & 0xFFFFFFFF
+    if kind not in _FAST_IGMP_TYPES or group >> 28 != 0xE:
+        return None
+    return (kind, group, (header >> (header_bits - 128)) & 0xFFFFFFFF)
+
+
+@settings(max_examples=500, deadline=None)
+@given(kind=st.sampled_from(["v1", "v2", "leave"]), group=st.integers(0xE0000000, 0xEFFFFFFF),
+       reporter=st.integers(1, 2**32 - 1), router_alert=st.booleans(), cut=st.integers(15, 50),
+       flips=st.lists(st.tuples(st.integers(0, 59), st.integers(1, 255)), max_size=3))
+def test_membership_message_is_read_as_the_one_integer_reading_reads_it(
+        kind: str, group: int, reporter: int, router_alert: bool, cut: int, flips: list[tuple[int, int]]) -> None:
+    """Same answer, None included, for well-formed, damaged and truncated messages (down to
+    15 bytes: ``receive`` never passes less, and the reference would index past the end)."""
+    message = {"v1": build_report_v1, "v2": build_report_v2, "leave": build_leave}[kind](group)
+    packet = build_ipv4(reporter, group, IPPROTO_IGMP, message, ttl=1, tos=0xC0, router_alert=router_alert)
+    frame = bytearray(build_ethernet(ipv4_multicast_mac(group), b"\x02\x00\x00\x00\x00\x01", ETHERTYPE_IPV4,
+                                     packet))
+    for at, xor in flips:
+        if at < len(frame):
+            frame[at] ^= xor
+    for candidate in (bytes(frame), bytes(frame[:cut])):
+        assert _fast_membership_message(candidate) == _membership_message_as_one_integer(candidate)
