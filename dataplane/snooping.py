@@ -199,6 +199,10 @@ class Querier:
             return
         self.other_address = source
         self.other_expires = now + self.table.config.other_querier_present_interval
+        if self.alive and self.table.config.querier_enable:
+            # RFC 2236 7 / RFC 3376 6.6.2: when the other querier falls silent we take over
+            # at once, not at our next query-interval tick (as the Linux bridge does)
+            self.table.deadlines.schedule(self, self.other_expires)
 
     def current(self, now: float) -> tuple[int | None, bool]:
         """(querier address, is-self) for the operational state."""
@@ -217,9 +221,11 @@ class Querier:
             interval = config.query_interval / 4  # RFC 3376 8.6 startup query interval
         else:
             interval = config.query_interval
-        self.table.deadlines.schedule(self, now + interval)
         if self.other_present(now):
+            assert self.other_expires is not None
+            self.table.deadlines.schedule(self, min(now + interval, self.other_expires))
             return []
+        self.table.deadlines.schedule(self, now + interval)
         return self.table.send_general_query(now)
 
 

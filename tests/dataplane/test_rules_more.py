@@ -119,13 +119,9 @@ def test_querier_resumes_after_the_other_querier_present_interval() -> None:
     assert general_queries(frames) == [("ac1", US), ("ac2", US), ("ac3", US)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RFC 2236 section 7 (non-querier: 'timer expired -> send general query') and the Linux "
-    "bridge (br_multicast_querier_expired starts the own query timer at once) resume querying "
-    "the moment the other-querier-present timer expires; dataplane/snooping.py Querier.heard "
-    "only stores other_expires and schedules nothing at it, so the next query waits for the "
-    "querier's own query-interval timer (Querier.fire) - up to a full query interval late"))
 def test_querier_sends_a_general_query_as_soon_as_the_other_querier_present_timer_expires() -> None:
+    """RFC 2236 section 7: 'timer expired -> send general query'; the Linux bridge's
+    br_multicast_querier_expired likewise restarts its own query timer at once."""
     dev = querier_device()
     dev.receive("ac1", query("10.0.0.1"), 1.0)
     run_until(dev, 1.0 + OQPI - 0.01)
