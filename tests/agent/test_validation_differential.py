@@ -16,7 +16,6 @@ oracles' verdict on all three.
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -431,11 +430,6 @@ def test_oracles_agree_on_arbitrary_configs(tree: Tree) -> None:
 
 # --------------------------------------------------------------------------- our validator
 
-_OUR_VALIDATOR = ("agent.instance", "agent.validate")
-needs_our_validator = pytest.mark.skipif(
-    any(importlib.util.find_spec(name) is None for name in _OUR_VALIDATOR),
-    reason="agent validator not present yet",
-)
 
 
 def our_verdict(tree: Tree) -> tuple[bool, str]:
@@ -474,14 +468,12 @@ def _assert_same_verdict(tree: Tree, expected: bool | None = None) -> None:
     assert ours[0] == oracle, {"ours": ours, **verdicts, "document": to_xml(tree)}
 
 
-@needs_our_validator
 @EXAMPLES
 @given(valid_configs())
 def test_our_validator_accepts_what_the_oracles_accept(tree: Tree) -> None:
     _assert_same_verdict(tree, expected=True)
 
 
-@needs_our_validator
 @settings(EXAMPLES, max_examples=80)
 @given(broken_configs())
 def test_our_validator_rejects_each_broken_rule(case: tuple[str, Tree]) -> None:
@@ -489,14 +481,12 @@ def test_our_validator_rejects_each_broken_rule(case: tuple[str, Tree]) -> None:
     _assert_same_verdict(tree, expected=False)
 
 
-@needs_our_validator
 @settings(EXAMPLES, max_examples=80)
 @given(free_configs())
 def test_our_validator_agrees_with_the_oracles_on_arbitrary_configs(tree: Tree) -> None:
     _assert_same_verdict(tree)
 
 
-@needs_our_validator
 @pytest.mark.parametrize("rule", sorted(BREAKERS))
 def test_our_validator_rejects_every_breaker_on_the_lab_config(rule: str) -> None:
     """Every breaker at least once, whatever hypothesis draws: on the lab UPE."""
