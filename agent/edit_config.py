@@ -989,6 +989,31 @@ class ConfigEdit:
                 self._insert(element, new, _schema_position(element, child_schema))
                 self._record(Change("create", child_schema, element, new,
                                     None, new.text if child_schema.is_leaf else None), new, where)
+        self._delete_nodes_whose_when_became_false(element, schema_node, where)
+
+    def _delete_nodes_whose_when_became_false(self, element: etree._Element, schema_node: SchemaNode,
+                                              where: _Where) -> None:
+        """RFC 7950 8.2: an edit that makes a node's `when` false deletes that node.
+
+        Switching ``backup-query-forward`` off removes a configured
+        ``backup-query-source-mac-replace`` with it, instead of refusing the edit.  A node this
+        request itself set is left alone: the validator then answers ``unknown-element``
+        (RFC 7950 8.3.2).  Only the children of the container that changed are looked at: the
+        `when`s of our module all read their siblings.
+        """
+        for child in list(_elements(element)):
+            child_schema = schema_node.child(child.tag)
+            if (child_schema is None or is_default(child)
+                    or not (getattr(child_schema, "whens", None) or child_schema.when is not None)
+                    or self._changed_by_this_request(child) or self.when_ok(child_schema, element)):
+                continue
+            self._record(Change("delete", child_schema, element, None,
+                                child.text if child_schema.is_leaf else None, None, old_element=child),
+                         child, where)
+            self._detach(child)
+
+    def _changed_by_this_request(self, element: etree._Element) -> bool:
+        return any(change.element is element for change in self.result.changes)
 
     @staticmethod
     def _children_by_step(element: etree._Element, schema_node: SchemaNode

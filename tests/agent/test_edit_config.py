@@ -666,3 +666,55 @@ def test_the_same_entry_under_two_different_parents_is_not_a_repeat(nc):
     data = running(nc)
     assert leaf(data, "//v:vsi[v:name='a']/v:acs/v:ac/v:interface") == "eth1"
     assert leaf(data, "//v:vsi[v:name='b']/v:acs/v:ac/v:interface") == "eth2"
+
+
+# --- RFC 7950 8.2: an edit that makes a `when` false deletes the node it guarded -----------------
+
+def snooping_of(nc: Any, name: str, source: str = "running", with_defaults: str | None = None) -> etree._Element:
+    data = running(nc, source, with_defaults)
+    found = data.find(f"{V}vsis/{V}vsi[{V}name='{name}']/{V}igmp-snooping")
+    assert found is not None
+    return found
+
+
+def test_switching_backup_query_forward_off_deletes_the_source_mac_replace_it_guarded(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable><backup-query-forward>true</backup-query-forward>"
+                           "<backup-query-source-mac-replace>true</backup-query-source-mac-replace></igmp-snooping>")))
+    edit(nc, vsis(vsi("a", "<igmp-snooping><backup-query-forward>false</backup-query-forward></igmp-snooping>")))
+    snooping = snooping_of(nc, "a", with_defaults="report-all")
+    assert snooping.findtext(f"{V}backup-query-forward") == "false"
+    assert snooping.find(f"{V}backup-query-source-mac-replace") is None
+
+
+def test_deleting_pw_fast_control_deletes_its_configured_holdtime(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<igmp-snooping><pw-fast-control>true</pw-fast-control>"
+                           "<pw-fast-control-holdtime>30</pw-fast-control-holdtime></igmp-snooping>")))
+    edit(nc, vsis(vsi("a", '<igmp-snooping><pw-fast-control nc:operation="delete"/></igmp-snooping>')))
+    snooping = snooping_of(nc, "a", with_defaults="report-all")
+    assert snooping.find(f"{V}pw-fast-control-holdtime") is None
+
+
+def test_a_when_made_false_in_the_candidate_deletes_the_node_there_and_the_commit_carries_it(nc):
+    base(nc)
+    edit(nc, vsis(vsi("a", "<igmp-snooping><enable>true</enable><backup-report-forward>true</backup-report-forward>"
+                           "<backup-report-source-mac-replace>true</backup-report-source-mac-replace></igmp-snooping>")))
+    edit(nc, vsis(vsi("a", "<igmp-snooping><backup-report-forward>false</backup-report-forward></igmp-snooping>")),
+         target="candidate")
+    assert snooping_of(nc, "a", "candidate").find(f"{V}backup-report-source-mac-replace") is None
+    assert snooping_of(nc, "a").findtext(f"{V}backup-report-source-mac-replace") == "true"
+    nc.commit()
+    assert snooping_of(nc, "a").find(f"{V}backup-report-source-mac-replace") is None
+
+
+def test_setting_a_node_whose_when_is_false_in_the_same_edit_is_still_unknown_element(nc):
+    """RFC 7950 8.3.2: the request itself creates the node its `when` forbids."""
+    base(nc)
+    before = snapshot(nc)
+    error = one_error(lambda: edit(nc, vsis(vsi("a", "<igmp-snooping><backup-query-forward>false</backup-query-forward>"
+                                                     "<backup-query-source-mac-replace>true"
+                                                     "</backup-query-source-mac-replace></igmp-snooping>"))))
+    assert error["tag"] == "unknown-element"
+    assert error["path"].endswith("vl2mc:backup-query-source-mac-replace")
+    assert snapshot(nc) == before
