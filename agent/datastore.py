@@ -362,8 +362,9 @@ class Datastores:
         """Release a lock this session holds; unlocking the candidate discards its changes."""
         store = self.get(name)
         if store.lock_holder is None:
+            # no session-id: 0 would mean "locked by something outside NETCONF" (RFC 6241 7.5)
             raise RpcError(ErrorTag.OPERATION_FAILED, f"the {name} datastore is not locked",
-                           type=ErrorType.PROTOCOL, info=[("session-id", "0")])
+                           type=ErrorType.PROTOCOL)
         if store.lock_holder != session_id:
             raise RpcError(ErrorTag.OPERATION_FAILED,
                            f"the {name} datastore is locked by session {store.lock_holder}, not by this session",

@@ -77,6 +77,7 @@ def test_unlock_of_a_lock_held_by_another_session_fails(nc_factory):
 def test_unlock_of_an_unlocked_datastore_fails(nc):
     error = one_error(lambda: nc.unlock("running"))
     assert error["tag"] == "operation-failed"
+    assert "session-id" not in error["info"]   # 0 would claim a non-NETCONF lock holder
 
 
 def test_unlock_lets_another_session_lock(nc_factory):
