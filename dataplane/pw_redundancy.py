@@ -105,8 +105,8 @@ class Pseudowire:
         return (self.oper_status, self.forwarding_state, self.remote_status)
 
 
-class _KeepaliveTimer:
-    """Sends a keepalive every interval while the link is up."""
+class _PwTimer:
+    """A timer owned by one PW (on the device's deadline heap); ``alive`` False disarms it."""
 
     __slots__ = ("owner", "pw", "scheduled", "alive")
 
@@ -115,6 +115,12 @@ class _KeepaliveTimer:
         self.pw = pw
         self.scheduled: float | None = None
         self.alive = True
+
+
+class _KeepaliveTimer(_PwTimer):
+    """Sends a keepalive every interval while the link is up."""
+
+    __slots__ = ()
 
     def fire(self, now: float) -> Frames:
         if not self.alive:
@@ -125,16 +131,10 @@ class _KeepaliveTimer:
         return [self.owner.control_frame(self.pw, PwMessageType.KEEPALIVE)]
 
 
-class _DetectTimer:
+class _DetectTimer(_PwTimer):
     """BFD-like detection: silence for interval x multiplier takes the PW down."""
 
-    __slots__ = ("owner", "pw", "scheduled", "alive")
-
-    def __init__(self, owner: PwRedundancy, pw: Pseudowire) -> None:
-        self.owner = owner
-        self.pw = pw
-        self.scheduled: float | None = None
-        self.alive = True
+    __slots__ = ()
 
     def fire(self, now: float) -> Frames:
         pw = self.pw
