@@ -1005,7 +1005,7 @@ class ConfigEdit:
             child_schema = schema_node.child(child.tag)
             if (child_schema is None or is_default(child)
                     or not (getattr(child_schema, "whens", None) or child_schema.when is not None)
-                    or self._changed_by_this_request(child) or self.when_ok(child_schema, element)):
+                    or self.when_ok(child_schema, element) or self._changed_by_this_request(child)):
                 continue
             self._record(Change("delete", child_schema, element, None,
                                 child.text if child_schema.is_leaf else None, None, old_element=child),
@@ -1013,6 +1013,7 @@ class ConfigEdit:
             self._detach(child)
 
     def _changed_by_this_request(self, element: etree._Element) -> bool:
+        """A scan of this edit's changes: asked only for a node whose `when` is false (rare)."""
         return any(change.element is element for change in self.result.changes)
 
     @staticmethod
