@@ -224,6 +224,21 @@ def build_lab(
     return FailoverLab(sim, router, segment, spe1, spe2, upe, receivers, primary, backup, links)
 
 
+def _streaming_lab(feature: bool, seed: int, failure: str, *, source_mac_replace: bool, query_interval: float,
+                   max_response_time: float, rate: float, version: int, pw_delay: float,
+                   wtr_time: float | None = None
+                   ) -> tuple[dict[str, DeviceConfig], FailoverLab, list[MulticastStream]]:
+    """The lab both scenarios run: configured devices, receivers joined, streams started."""
+    if failure not in FAILURES:
+        raise ValueError(f"failure is one of {', '.join(FAILURES)}, not {failure!r}")
+    options = {} if wtr_time is None else {"wtr_time": wtr_time}
+    configs = device_configs(feature, source_mac_replace=source_mac_replace, query_interval=query_interval,
+                             max_response_time=max_response_time, version=version, **options)
+    lab = build_lab(Simulator(seed), configs, query_interval=query_interval, max_response_time=max_response_time,
+                    version=version, pw_delay=pw_delay)
+    return configs, lab, _start_traffic(lab, rate)
+
+
 def run_failover(
     feature: bool,
     seed: int = 1,
@@ -250,21 +265,16 @@ def run_failover(
     or ``"silent"`` (the link drops everything with carrier up: the PW keepalives must
     detect it, interval x multiplier later).
     """
-    if failure not in FAILURES:
-        raise ValueError(f"failure is one of {', '.join(FAILURES)}, not {failure!r}")
-    sim = Simulator(seed)
-    configs = device_configs(feature, source_mac_replace=source_mac_replace, query_interval=query_interval,
-                             max_response_time=max_response_time, version=version)
-    lab = build_lab(sim, configs, query_interval=query_interval, max_response_time=max_response_time,
-                    version=version, pw_delay=pw_delay)
-    streams = _start_traffic(lab, rate)
+    configs, lab, streams = _streaming_lab(feature, seed, failure, source_mac_replace=source_mac_replace,
+                                           query_interval=query_interval, max_response_time=max_response_time,
+                                           rate=rate, version=version, pw_delay=pw_delay)
     cut = fail_at if fail_at is not None else lab.router.last_startup_query_time + query_interval / 2
     end = lab.router.next_query_time(cut) + max_response_time + 2.0
 
-    sim.run(cut)
+    lab.sim.run(cut)
     spe2_entries = _entries_on(lab.spe2, "pw-upe")
     _break(lab.primary_link, failure)
-    sim.run(end)
+    lab.sim.run(end)
 
     reception = _measure(lab, streams, (2.0, end - 1.0), cut, rate)
     relocations = _relocations(lab.segment.mac_moves, cut)
@@ -313,16 +323,11 @@ def run_revert(
     plus max-response-time plus 2 s. Loss is counted over sequence numbers sent from the
     restore until one second before the end; the failover itself is run_failover's business.
     """
-    if failure not in FAILURES:
-        raise ValueError(f"failure is one of {', '.join(FAILURES)}, not {failure!r}")
     if outage <= 0:
         raise ValueError(f"outage must be positive, not {outage!r}")
-    sim = Simulator(seed)
-    configs = device_configs(feature, source_mac_replace=source_mac_replace, query_interval=query_interval,
-                             max_response_time=max_response_time, version=version, wtr_time=wtr_time)
-    lab = build_lab(sim, configs, query_interval=query_interval, max_response_time=max_response_time,
-                    version=version, pw_delay=pw_delay)
-    streams = _start_traffic(lab, rate)
+    configs, lab, streams = _streaming_lab(feature, seed, failure, source_mac_replace=source_mac_replace,
+                                           query_interval=query_interval, max_response_time=max_response_time,
+                                           rate=rate, version=version, pw_delay=pw_delay, wtr_time=wtr_time)
     last_startup = lab.router.last_startup_query_time
     cut = fail_at if fail_at is not None else last_startup + max(0.0, (query_interval - outage - wtr_time) / 2)
     restore = cut + outage
@@ -331,11 +336,11 @@ def run_revert(
     expected_revert = restore + detection + wtr_time
     end = lab.router.next_query_time(expected_revert) + max_response_time + 2.0
 
-    sim.run(cut)
+    lab.sim.run(cut)
     _break(lab.primary_link, failure)
-    sim.run(restore)
+    lab.sim.run(restore)
     _repair(lab.primary_link, failure)
-    sim.run(end)
+    lab.sim.run(end)
 
     reverted_at = _revert_time(lab.upe, restore)
     if reverted_at is not None:
