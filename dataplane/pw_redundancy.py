@@ -214,11 +214,6 @@ class PwRedundancy:
             return None
         return self.backup if pw is self.primary else self.primary
 
-    def active_member(self) -> Pseudowire | None:
-        if not self.is_owner:
-            return None
-        return self.primary if self.primary.selected else self.backup  # type: ignore[union-attr]
-
     # -- inputs ----------------------------------------------------------------------
 
     def link_state(self, pw: Pseudowire, up: bool, now: float) -> Frames:

@@ -422,7 +422,7 @@ def _measure(lab: FailoverLab, streams: list[MulticastStream], window: tuple[flo
             gaps = [g for g in reception.gaps if g.resume_time >= since]
             if gaps:
                 interruption = max(interruption, max(g.duration for g in gaps) - 1.0 / rate)
-            recovered.append(_first_after(reception, since, lab.sim))
+            recovered.append(_first_after(reception, since))
     return _Reception(
         expected=expected,
         lost=lost,
@@ -489,7 +489,7 @@ def _entries_on(node: DeviceNode, port: str) -> int:
     return 0 if snooping is None else snooping.count_on_port(port)
 
 
-def _first_after(reception, cut: float, sim: Simulator) -> float | None:  # noqa: ANN001
+def _first_after(reception, cut: float) -> float | None:  # noqa: ANN001
     """Receive time of the first frame after the cut: the end of the gap spanning it, or
     the cut itself when no gap spans it (nothing was lost)."""
     for gap in reception.gaps:

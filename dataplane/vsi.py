@@ -671,7 +671,8 @@ class Vsi:
             self.snooping.clear(now)
 
 
-_ROUTER_ALERT = b"\x94\x04\x00\x00"
+_ROUTER_ALERT_OPTION = 0x94040000
+"""IPv4 option word of a Router Alert (RFC 2113): type 148, length 4, value 0."""
 _V2_MESSAGE = struct.Struct("!H2xH2xH4xI4xB3xI")
 """From the EtherType, IHL 5: EtherType, Total Length, flags/fragment offset, source (the
 reporter), then the IGMP type and group; the bytes between are checked by the checksums."""
@@ -694,7 +695,7 @@ def _fast_membership_message(frame: bytes, _from_bytes=int.from_bytes) -> tuple[
             return None
         ethertype, length, fragment, reporter, option, kind, group = \
             _V2_MESSAGE_AFTER_ROUTER_ALERT.unpack_from(frame, 12)
-        if option != 0x94040000:
+        if option != _ROUTER_ALERT_OPTION:
             return None
         end = 46
     elif first == 0x45:
