@@ -94,9 +94,6 @@ class UndoLog:
     def push(self, action: Callable[[], None]) -> None:
         self._actions.append(action)
 
-    def savepoint(self) -> int:
-        return len(self._actions)
-
     def rollback(self, savepoint: int = 0) -> None:
         while len(self._actions) > savepoint:
             self._actions.pop()()
@@ -159,23 +156,6 @@ def step_of(element: etree._Element, schema_node: SchemaNode) -> Step:
     if schema_node.keyword == "leaf-list":
         return (element.tag, element.text or "")
     return (element.tag, None)
-
-
-def schema_of(schema: Schema, element: etree._Element, root: etree._Element) -> SchemaNode | None:
-    """The schema node of a stored element (walks up to ``root``, then down the schema)."""
-    tags: list[str] = []
-    node: etree._Element | None = element
-    while node is not None and node is not root:
-        tags.append(node.tag)
-        node = node.getparent()
-    if node is None:
-        return None
-    current: SchemaNode | None = None
-    for tag in reversed(tags):
-        current = schema.root(tag) if current is None else current.child(tag)
-        if current is None:
-            return None
-    return current
 
 
 def data_path(schema: Schema, element: etree._Element, root: etree._Element) -> DataPath:
@@ -390,22 +370,6 @@ def find_step(parent: etree._Element, schema_node: SchemaNode, step: Step,
         assert isinstance(identity, str)
         return find_leaf_list_entry(parent, schema_node, identity)
     return parent.find(step[0])
-
-
-def resolve_path(schema: Schema, root: etree._Element, path: DataPath,
-                 index: EntryIndex | None = None) -> etree._Element | None:
-    """The element at ``path`` under ``root``, or None if any step is missing."""
-    node = root
-    current: SchemaNode | None = None
-    for step in path:
-        current = schema.root(step[0]) if current is None else current.child(step[0])
-        if current is None:
-            return None
-        found = find_step(node, current, step, index)
-        if found is None:
-            return None
-        node = found
-    return node
 
 
 # --------------------------------------------------------------------------- errors ---------
@@ -935,7 +899,8 @@ class ConfigEdit:
                 self._restore_leaf_list_defaults(parent, schema_node, where)
             elif schema_node.keyword == "container" and not schema_node.presence:
                 self._restore_container_defaults(parent, schema_node, position, where)
-        self._settle(parent, schema_of(self.schema, parent, self.root) if parent is not self.root else None, where)
+        # the parent's schema node is the node's schema parent (choices and cases are not data)
+        self._settle(parent, schema_node.parent if parent is not self.root else None, where)
 
     def _restore_leaf_list_defaults(self, parent: etree._Element, schema_node: SchemaNode, where: _Where) -> None:
         if not isinstance(schema_node.default, tuple) or parent.find(schema_node.tag) is not None:

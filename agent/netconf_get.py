@@ -22,10 +22,10 @@ from lxml import etree
 from agent.errors import ErrorTag, ErrorType, RpcError
 from agent.rpc import RpcContext, SerializedReply, operation
 from agent.schema import Schema, SchemaNode
-from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, element_children, find_entries,
+from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, find_entries,
                                   subtree_hints)
 from agent.with_defaults import BASIC_MODE, apply_with_defaults, parse_mode
-from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, qn, split_qn
+from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, element_children, qn, split_qn
 from agent.xpath_filter import XPathFilter, filter_from_element
 
 if TYPE_CHECKING:  # pragma: no cover

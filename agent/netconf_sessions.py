@@ -12,8 +12,7 @@ from lxml import etree
 
 from agent.errors import ErrorTag, ErrorType, RpcError, missing_element
 from agent.rpc import RpcContext, operation
-from agent.session import element_children
-from agent.xmlns import NC, qn
+from agent.xmlns import NC, element_children, qn
 
 
 @operation(qn(NC, "close-session"))

@@ -30,9 +30,9 @@ from agent.netconf_get import (STATE_ORIGIN_MARK, Filter, check_parameters, filt
                                gather, operational_tops, select)
 from agent.rpc import RpcContext, operation
 from agent.schema import Schema, SchemaNode
-from agent.subtree_filter import Selection, SubtreeFilter, element_children
+from agent.subtree_filter import Selection, SubtreeFilter
 from agent.with_defaults import apply_with_defaults, parse_mode
-from agent.xmlns import DATASTORES, DEFAULT_MARK, INTERNAL, NC, NMDA, ORIGIN, qn
+from agent.xmlns import DATASTORES, DEFAULT_MARK, INTERNAL, NC, NMDA, ORIGIN, element_children, qn
 from agent.xpath_filter import XPathFilter
 
 Element = etree._Element

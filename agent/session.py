@@ -41,7 +41,7 @@ from agent.errors import (
     reply_errors,
 )
 from agent.framing import Framer, Framing, FramingError, MessageTooBig
-from agent.xmlns import NC, qn, split_qn
+from agent.xmlns import NC, element_children, qn, split_qn
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent.server import Server
@@ -120,11 +120,6 @@ def parse_message(data: bytes, parser: etree.XMLParser) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise malformed_message("document type declarations and entities are not allowed in NETCONF messages")
     return root
-
-
-def element_children(element: etree._Element) -> list[etree._Element]:
-    """Child elements only (comments and processing instructions are not operations)."""
-    return [child for child in element if isinstance(child.tag, str)]
 
 
 @dataclass(eq=False)

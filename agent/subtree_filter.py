@@ -34,7 +34,7 @@ from enum import Enum
 from lxml import etree
 
 from agent.schema import Schema, SchemaNode
-from agent.xmlns import NC, VL2MC, qn, split_qn
+from agent.xmlns import NC, VL2MC, element_children, qn, split_qn
 
 DATA_TAG = qn(NC, "data")
 VSIS_TAG = qn(VL2MC, "vsis")
@@ -96,9 +96,6 @@ class Selection:
             node = parent
         self.add_part(ROOT, top)
 
-    def is_empty(self) -> bool:
-        return not self.parts.get(ROOT)
-
     def build(self, tops: Sequence[Element], nsmap: dict[str | None, str] | None = None) -> Element:
         """Copy the picked nodes into a new `<data>` element (declaring ``nsmap``), in document order."""
         data = etree.Element(DATA_TAG, nsmap=nsmap or {None: NC})
@@ -153,11 +150,6 @@ def schema_node_of(el: Element, schema: Schema | None) -> SchemaNode | None:
 
 
 # --- the filter node classification of RFC 6241 section 6.2 --------------------------------
-
-def element_children(el: Element) -> list[Element]:
-    """Child elements, comments and processing instructions left out."""
-    return [c for c in el if isinstance(c.tag, str)]
-
 
 def content_of(fnode: Element) -> str | None:
     """The match value of a content match node (6.2.5), or None for a selection node."""

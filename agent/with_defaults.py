@@ -119,11 +119,6 @@ def _text_prefixes(schema: Schema | None) -> list[str]:
 _TEXT_PREFIXES: dict[int, tuple[Schema | None, list[str]]] = {}
 
 
-def strip_internal(data: Element, schema: Schema | None = None) -> Element:
-    """A copy of ``data`` (a reply root) without the internal namespace, all nodes kept."""
-    return apply_with_defaults(data, REPORT_ALL, schema, root_tag=data.tag)
-
-
 def data_nsmap(mode: str | None, *, with_origin: bool = False) -> dict[str | None, str]:
     """The nsmap for a reply's `<data>` element: declares ``wd`` / ``or`` where they are used."""
     nsmap: dict[str | None, str] = {None: NC}

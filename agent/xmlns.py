@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lxml import etree
+
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 #: Our module (SPEC section 3).
 VL2MC = "urn:vsi-multicast-agent:yang:vsi-l2-multicast"
@@ -31,6 +36,12 @@ DEFAULT_MARK = f"{{{INTERNAL}}}dflt"
 def qn(ns: str, name: str) -> str:
     """Clark notation `{ns}name`, the form lxml uses for tags."""
     return f"{{{ns}}}{name}"
+
+
+def element_children(element: "etree._Element") -> "list[etree._Element]":
+    """Child elements only: comments and processing instructions are neither operations,
+    filter nodes nor data."""
+    return [child for child in element if isinstance(child.tag, str)]
 
 
 def split_qn(tag: str) -> tuple[str, str]:
