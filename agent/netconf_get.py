@@ -29,6 +29,7 @@ from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, eleme
 from agent.xpath_filter import XPathFilter, filter_from_element
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agent.edit_config import EntryIndex
     from agent.server import Server
 
 Element = etree._Element
@@ -90,8 +91,9 @@ def filter_hints(flt: Filter | None, schema: Schema | None) -> Hints:
 # --- selection ---------------------------------------------------------------------------------
 
 def select(tops: Sequence[Element], flt: Filter | None, schema: Schema | None,
-           nsmap: dict[str | None, str]) -> Element:
-    """A new `<data>` element with what ``flt`` selects of ``tops`` (everything when None)."""
+           nsmap: dict[str | None, str], index: EntryIndex | None = None) -> Element:
+    """A new `<data>` element with what ``flt`` selects of ``tops`` (everything when None);
+    ``index``: the key index of the datastore ``tops`` belong to, if they do."""
     if flt is None:
         selection = Selection(schema)
         for top in tops:
@@ -99,11 +101,11 @@ def select(tops: Sequence[Element], flt: Filter | None, schema: Schema | None,
         return selection.build(tops, nsmap)
     if isinstance(flt, XPathFilter):
         return flt.apply(tops, schema, nsmap)
-    return flt.apply(tops, nsmap)
+    return flt.apply(tops, nsmap, index)
 
 
 def retrieve(tops: Sequence[Element], flt: Filter | None, mode: str | None, schema: Schema | None, *,
-             root: Element | None = None, private: bool = False) -> Element:
+             root: Element | None = None, private: bool = False, index: EntryIndex | None = None) -> Element:
     """Filter, then with-defaults: the reply's `<data>`.
 
     ``root``: the datastore root ``tops`` come from; without a filter the with-defaults copy
@@ -115,7 +117,7 @@ def retrieve(tops: Sequence[Element], flt: Filter | None, mode: str | None, sche
     elif flt is None and private:
         source = gather(tops)
     else:
-        source = select(tops, flt, schema, {None: NC})
+        source = select(tops, flt, schema, {None: NC}, index)
     return apply_with_defaults(source, mode, schema)
 
 
@@ -149,10 +151,11 @@ def operational_tops(server: "Server", hints: Hints, config_root: Element | None
     tags, vsi_names = hints
     schema: Schema = server.schema
     root = server.datastores.root("running") if config_root is None else config_root
+    index = server.datastores.running.index if root is server.datastores.running.root else None
     tops: dict[str, Element] = {}
     for top in root:
         if isinstance(top.tag, str) and (tags is None or top.tag in tags):
-            tops[top.tag] = _restricted_copy(top, vsi_names, schema)
+            tops[top.tag] = _restricted_copy(top, vsi_names, schema, index)
     for tag, builder in BUILTIN_STATE.items():
         if tags is None or tag in tags:
             _merge_top(tops, builder(server), schema, origin="system")
@@ -174,7 +177,8 @@ def _adopt_origin_attributes(state: Element) -> None:
         el.set(STATE_ORIGIN_MARK, el.attrib.pop(attr))
 
 
-def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema) -> Element:
+def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema,
+                     index: EntryIndex | None) -> Element:
     """A copy of a top-level node; for `vsis`, only the named VSIs when names are known."""
     if top.tag != VSIS_TAG or vsi_names is None:
         return copy.deepcopy(top)
@@ -183,7 +187,7 @@ def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema) -
     if vsi_node is None:
         return copy.deepcopy(top)
     for name in sorted(vsi_names):
-        for entry in find_entries(top, vsi_node, (name,)):
+        for entry in find_entries(top, vsi_node, (name,), index):
             clone = copy.deepcopy(entry)
             clone.tail = None
             shell.append(clone)
@@ -306,9 +310,9 @@ def get_config(ctx: RpcContext, op: Element) -> Element:
     mode = parse_mode(op)
     if source == "running" and flt is None and mode in (None, BASIC_MODE) and not READ_HOOKS:
         return SerializedReply(explicit_running(server))
-    root = server.datastores.root(source)
-    return finish_reply(ctx, retrieve([top for top in root if isinstance(top.tag, str)], flt, mode, schema,
-                                      root=root))
+    store = server.datastores.get(source)
+    return finish_reply(ctx, retrieve([top for top in store.root if isinstance(top.tag, str)], flt, mode, schema,
+                                      root=store.root, index=store.index))
 
 
 def explicit_running(server: "Server") -> bytes:

@@ -147,9 +147,10 @@ def get_data(ctx: RpcContext, op: Element) -> Element:
 
     if operational:
         tops = operational_tops(ctx.server, filter_hints(flt, schema))
-        root = None
+        root, index = None, None
     else:
-        root = ctx.server.datastores.root("running" if datastore == "intended" else datastore)
+        store = ctx.server.datastores.get("running" if datastore == "intended" else datastore)
+        root, index = store.root, store.index
         tops = [top for top in root if isinstance(top.tag, str)]
     reshaped = config_filter is not None or origin_filter is not None or with_origin or max_depth is not None
     if root is None:            # operational: the tops are this request's own copies
@@ -157,7 +158,7 @@ def get_data(ctx: RpcContext, op: Element) -> Element:
     elif flt is None and not reshaped:
         source = root           # read directly by the with-defaults copy
     else:                       # the steps below edit in place: work on a copy
-        source = select(tops, flt, schema, {None: NC})
+        source = select(tops, flt, schema, {None: NC}, index)
     if config_filter is not None:
         source = apply_config_filter(source, config_filter, schema, {None: NC})
     if operational:

@@ -27,14 +27,17 @@ give one merged node, in document order.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from agent.schema import Schema, SchemaNode
 from agent.xmlns import NC, VL2MC, element_children, qn, split_qn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agent.edit_config import EntryIndex
 
 DATA_TAG = qn(NC, "data")
 VSIS_TAG = qn(VL2MC, "vsis")
@@ -168,9 +171,13 @@ class SubtreeFilter:
         self.filter_el = filter_el
         self.schema = schema
         self.tops: Sequence[Element] = ()
+        self.index: EntryIndex | None = None
 
-    def apply(self, tops: Sequence[Element], nsmap: dict[str | None, str] | None = None) -> Element:
-        """A new `<data>` element (declaring ``nsmap``) holding what the filter selects of ``tops``."""
+    def apply(self, tops: Sequence[Element], nsmap: dict[str | None, str] | None = None,
+              index: "EntryIndex | None" = None) -> Element:
+        """A new `<data>` element (declaring ``nsmap``) holding what the filter selects of ``tops``;
+        ``index`` is the key index of the datastore ``tops`` belong to, if they do."""
+        self.index = index
         selection = Selection(self.schema)
         fnodes = element_children(self.filter_el)
         if fnodes:  # 6.1: an empty filter selects nothing
@@ -261,7 +268,7 @@ class SubtreeFilter:
                 values[local] = value
         if len(values) != len(list_node.keys):
             return None
-        return find_entries(data, list_node, tuple(values[k] for k in list_node.keys))
+        return find_entries(data, list_node, tuple(values[k] for k in list_node.keys), self.index)
 
     def _schema_child_for(self, fnode: Element, snode: SchemaNode) -> SchemaNode | None:
         ns, local = split_qn(fnode.tag)
@@ -273,38 +280,24 @@ class SubtreeFilter:
 
 # --- list entries by key ------------------------------------------------------------------------
 
-#: (id(list parent), list tag) -> (list parent, {key values: entry}); least recently used last out.
-_KEY_INDEXES: OrderedDict[tuple[int, str], tuple[Element, dict[tuple[str, ...], Element]]] = OrderedDict()
-_KEY_INDEX_LIMIT = 32
-
-
 def key_values(entry: Element, list_node: SchemaNode) -> tuple[str, ...]:
     return tuple((entry.findtext(qn(list_node.namespace, k)) or "").strip() for k in list_node.keys)
 
 
-def find_entries(parent: Element, list_node: SchemaNode, values: tuple[str, ...]) -> list[Element]:
-    """The entry of ``list_node`` under ``parent`` with these key values ([] if none), in O(1).
+def find_entries(parent: Element, list_node: SchemaNode, values: tuple[str, ...],
+                 index: "EntryIndex | None" = None) -> list[Element]:
+    """The entry of ``list_node`` under ``parent`` with these key values ([] if none).
 
-    The datastore keeps no index of its own, so one is built here on first use, per list
-    instance, and trusted only as far as it can be checked: a hit counts when the entry is
-    still a child of ``parent`` with the same keys (keys are unique, so it is *the* entry);
-    anything else (a miss, an entry removed or replaced by a commit) rebuilds the index.
-    A linear XPath ``vsi[name=$x]`` costs 16 ms with 10k VSIs; a hit here costs microseconds.
+    ``index``: the key index of the datastore ``parent`` belongs to (a dict lookup among
+    10k VSIs); without one (a tree this request built) the entries are scanned.
     """
-    cache_key = (id(parent), list_node.tag)
-    cached = _KEY_INDEXES.get(cache_key)
-    if cached is not None and cached[0] is parent:
-        _KEY_INDEXES.move_to_end(cache_key)
-        entry = cached[1].get(values)
-        if entry is not None and entry.getparent() is parent and key_values(entry, list_node) == values:
+    if index is not None:
+        entry = index.find(parent, list_node, values)
+        return [entry] if entry is not None else []
+    for entry in parent.iterchildren(list_node.tag):
+        if key_values(entry, list_node) == values:
             return [entry]
-    index = {key_values(e, list_node): e for e in parent.iterchildren(list_node.tag)}
-    _KEY_INDEXES[cache_key] = (parent, index)
-    _KEY_INDEXES.move_to_end(cache_key)
-    while len(_KEY_INDEXES) > _KEY_INDEX_LIMIT:
-        _KEY_INDEXES.popitem(last=False)
-    entry = index.get(values)
-    return [entry] if entry is not None else []
+    return []
 
 
 def _partition(fnodes: list[Element]) -> tuple[list[Element], list[Element], list[Element]]:

@@ -294,3 +294,19 @@ def test_hints_select_no_vsi_when_the_filter_has_no_vsis_node():
 def test_hints_resolve_namespace_less_nodes_through_the_schema():
     f = etree.fromstring("<filter><vsis><vsi><name>a</name></vsi></vsis></filter>")
     assert subtree_hints(f, mini_schema()) == ({f"{{{V}}}vsis"}, {"a"})
+
+
+def test_keyed_filter_over_a_datastore_tree_finds_entries_through_the_datastore_key_index():
+    from agent.edit_config import EntryIndex
+
+    vsis = etree.Element(f"{{{V}}}vsis")
+    for i in range(EntryIndex.MIN_ENTRIES + 8):
+        etree.SubElement(etree.SubElement(vsis, f"{{{V}}}vsi"), f"{{{V}}}name").text = f"v{i}"
+    vsi_node = mini_schema().roots[f"{{{V}}}vsis"].child(f"{{{V}}}vsi")
+    index = EntryIndex()
+    flt = SubtreeFilter(etree.fromstring(f'<filter xmlns="{NC}"><vsis xmlns="{V}"><vsi><name>v7</name></vsi>'
+                                         f'</vsis></filter>'), mini_schema())
+    got = flt.apply([vsis], index=index)
+    assert [e.findtext(f"{{{V}}}name") for e in got.iter(f"{{{V}}}vsi")] == ["v7"]
+    assert vsis in index._maps                  # the lookup went through the datastore's index
+    assert find_entries(vsis, vsi_node, ("nope",), index) == []
