@@ -22,7 +22,7 @@ from lxml import etree
 from agent.errors import ErrorTag, ErrorType, RpcError
 from agent.rpc import RpcContext, SerializedReply, operation
 from agent.schema import Schema, SchemaNode
-from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, find_entries,
+from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, find_entries, key_values,
                                   subtree_hints)
 from agent.with_defaults import BASIC_MODE, apply_with_defaults, parse_mode
 from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, ORIGIN, WITH_DEFAULTS, element_children, qn, split_qn
@@ -246,13 +246,9 @@ def _find_match(target: Element, child: Element, cnode: SchemaNode | None,
     if cnode.keyword == "list":
         index = indexes.get(child.tag)
         if index is None:
-            index = indexes[child.tag] = {_key_of(e, cnode): e for e in target.iterchildren(child.tag)}
-        return index.get(_key_of(child, cnode))
+            index = indexes[child.tag] = {key_values(e, cnode): e for e in target.iterchildren(child.tag)}
+        return index.get(key_values(child, cnode))
     return None
-
-
-def _key_of(entry: Element, list_node: SchemaNode) -> tuple[str, ...]:
-    return tuple((entry.findtext(qn(list_node.namespace, k)) or "").strip() for k in list_node.keys)
 
 
 # --- read hooks ---------------------------------------------------------------------------------
