@@ -47,7 +47,7 @@ from agent.errors import (ErrorTag, ErrorType, RpcError, RpcErrors, in_use, lock
 from agent.persist import TEMP_PREFIX, ExplicitForm, atomic_write, is_temp_file, remove_durably
 from agent.schema import Schema, SchemaNode
 from agent.validate import Change, Validator
-from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, qn
+from agent.xmlns import DEFAULT_MARK, INTERNAL, NC, is_within, qn
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,6 @@ def strip_internal(element: etree._Element) -> etree._Element:
     etree.cleanup_namespaces(element)
     return element
 
-
-def is_attached(element: etree._Element, root: etree._Element) -> bool:
-    """True while ``element`` is still inside the tree under ``root``."""
-    node: etree._Element | None = element
-    while node is not None:
-        if node is root:
-            return True
-        node = node.getparent()
-    return False
 
 
 def drop_default_nodes(element: etree._Element) -> None:
@@ -537,7 +528,7 @@ class Datastores:
         """Drop changes whose nodes a later edit removed again: they describe nothing now."""
         root = self.candidate.root
         return [c for c in changes
-                if is_attached(c.parent, root) and (c.element is None or is_attached(c.element, root))]
+                if is_within(c.parent, root) and (c.element is None or is_within(c.element, root))]
 
     def _run_commit_hooks(self, root: etree._Element, changes: list[Change]) -> None:
         for hook in list(self.commit_hooks):

@@ -52,7 +52,7 @@ from agent.instance import (
 )
 from agent.schema import Schema, SchemaNode
 from agent.validate import Change
-from agent.xmlns import DEFAULT_MARK, NC, YANG, qn, split_qn
+from agent.xmlns import DEFAULT_MARK, NC, YANG, is_within, qn, split_qn
 from agent.yang_types import check_value
 
 OPERATION_ATTR = qn(NC, "operation")
@@ -245,7 +245,7 @@ class EntryIndex:
         subtree for the others - quadratic in the number of entries.  There are only a few
         maps (one per list of at least :attr:`MIN_ENTRIES` entries), each checked by walking up.
         """
-        for parent in [p for p in self._maps if p is element or _is_inside(p, element)]:
+        for parent in [p for p in self._maps if is_within(p, element)]:
             del self._maps[parent]
 
     def inserted(self, parent: etree._Element, element: etree._Element) -> None:
@@ -279,15 +279,6 @@ class _ListMap:
     def build(cls, parent: etree._Element, schema_node: SchemaNode) -> "_ListMap":
         entries = {entry_key_values(e, schema_node): e for e in parent.iterchildren(schema_node.tag)}
         return cls(schema_node, entries, _last_child(parent))
-
-
-def _is_inside(node: etree._Element, ancestor: etree._Element) -> bool:
-    current = node.getparent()
-    while current is not None:
-        if current is ancestor:
-            return True
-        current = current.getparent()
-    return False
 
 
 def _last_child(parent: etree._Element) -> etree._Element | None:

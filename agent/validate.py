@@ -91,7 +91,7 @@ from lxml import etree
 
 from agent.errors import AppTag, ErrorTag, ErrorType, RpcError
 from agent.schema import ChoiceInfo, Must, Schema, SchemaNode, XPathExpr
-from agent.xmlns import DEFAULT_MARK, YANG, qn
+from agent.xmlns import DEFAULT_MARK, YANG, is_within, qn
 from agent.yang_types import instance_path
 from agent.yang_xpath import (
     BinaryOp,
@@ -502,14 +502,6 @@ def _is_default(el: etree._Element) -> bool:
     return el.get(DEFAULT_MARK) is not None
 
 
-def _attached(el: etree._Element, root: etree._Element) -> bool:
-    while el is not None:
-        if el is root:
-            return True
-        el = el.getparent()
-    return False
-
-
 def _document_order(elements: list[etree._Element]) -> list[etree._Element]:
     """Elements sorted as libxml2 expects a node-set (only ever a handful here)."""
     if len(elements) < 2:
@@ -571,7 +563,7 @@ class ValueIndex:
 
     def refresh(self, entry: etree._Element) -> None:
         self._remove(id(entry))
-        if _attached(entry, self.root):
+        if is_within(entry, self.root):
             self._add(entry)
 
     def lookup(self, value: str) -> list[etree._Element]:
@@ -580,7 +572,7 @@ class ValueIndex:
             return []
         found = []
         for entry in list(bucket.values()):
-            if _attached(entry, self.root) and value in self._values(entry):
+            if is_within(entry, self.root) and value in self._values(entry):
                 found.append(entry)
             else:
                 self.refresh(entry)

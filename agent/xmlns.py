@@ -44,6 +44,16 @@ def element_children(element: "etree._Element") -> "list[etree._Element]":
     return [child for child in element if isinstance(child.tag, str)]
 
 
+def is_within(element: "etree._Element", root: "etree._Element") -> bool:
+    """True when ``element`` is ``root`` or inside it (an element detached by an edit is not)."""
+    node: etree._Element | None = element
+    while node is not None:
+        if node is root:
+            return True
+        node = node.getparent()
+    return False
+
+
 def split_qn(tag: str) -> tuple[str, str]:
     """Inverse of :func:`qn`; a tag without a namespace gives ``("", name)``."""
     if tag.startswith("{"):
