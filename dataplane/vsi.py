@@ -298,16 +298,13 @@ class Vsi:
                 stats.reports_v1_received += 1
             if not snooping.report(port.name, group, reporter, now, False):
                 return []
+            # _forward_membership inlined: this is the learning hot path (one call is ~3 %)
             out = self._to_router_ports(port, frame, False)
             if out:
                 stats.reports_forwarded += 1
             return out
         stats.leaves_received += 1
-        queries = snooping.leave(port.name, group, now)
-        out = self._to_router_ports(port, frame, False)
-        if out:
-            stats.leaves_forwarded += 1
-        return out + queries
+        return self._forward_membership(port, frame, True, False, snooping.leave(port.name, group, now))
 
     def _receive_slow(self, port: Port, frame: bytes, now: float) -> Frames:
         try:
@@ -402,13 +399,19 @@ class Vsi:
             accepted, queries = self.snooping.v3_report(port.name, message.records, reporter, now, on_backup)
         if not accepted:
             return queries
+        return self._forward_membership(port, frame, isinstance(message, IgmpLeave), on_backup, queries)
+
+    def _forward_membership(self, port: Port, frame: bytes, is_leave: bool, on_backup: bool,
+                            queries: Frames) -> Frames:
+        """An accepted report or leave goes to the router ports only (RFC 4541 2.1.1), plus
+        the group-specific queries a leave made us send; one place for both receive paths."""
         out = self._to_router_ports(port, frame, arrived_on_standby=on_backup)
         if out:
-            if isinstance(message, IgmpLeave):
-                stats.leaves_forwarded += 1
+            if is_leave:
+                self.stats.leaves_forwarded += 1
             else:
-                stats.reports_forwarded += 1
-        return out + queries
+                self.stats.reports_forwarded += 1
+        return out + queries if queries else out
 
     def _flood_query(self, ingress: Port | None, frame: bytes) -> Frames:
         """Queries flood to every port but the ingress; with backup-query-forward also out of
