@@ -1,6 +1,8 @@
 """``vsi-agent``: the command line of SPEC section 6.
 
     vsi-agent serve [--host 127.0.0.1] [--port N] [--state-dir DIR] [--dataplane sim|linux]
+    vsi-agent lab [--base-port 8301] [--state-dir DIR] [--feature on|off] [--querier-interval S]
+    vsi-agent lab --scenario failover [--json] [--plot FILE.png]
     vsi-agent users add NAME (--password-stdin | --key FILE) [--group G]... [--state-dir DIR]
 
 The state directory defaults to ``$VSI_AGENT_STATE_DIR`` or ``./state``.  Logs go to stderr;
@@ -18,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.lab import DEFAULT_BASE_PORT, DEFAULT_RATE, DEVICES, LabOptions, run_lab
 from agent.server import Server, ServerConfig, default_port, default_state_dir
 from agent.users import UserStore, UsersError
 
@@ -43,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="forwarding core driver (default sim)")
     serve.set_defaults(func=_cmd_serve)
 
+    lab = commands.add_parser("lab", help="the section 2 network in the simulator, one agent per device")
+    lab.add_argument("--base-port", type=_port, default=DEFAULT_BASE_PORT, metavar="N",
+                     help=f"UPE's port; SPE1 and SPE2 listen on the next two (default {DEFAULT_BASE_PORT})")
+    lab.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                     help="users and host keys of the three agents (default $VSI_AGENT_STATE_DIR/lab or ./state/lab)")
+    lab.add_argument("--feature", choices=("on", "off"), default="off",
+                     help="start with rapid multicast forwarding on the backup device on or off (default off)")
+    lab.add_argument("--querier-interval", type=_whole_seconds, default=60, metavar="S",
+                     help="the router's query interval in seconds (default 60)")
+    lab.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="FPS",
+                     help=f"frames per second the source sends to each group (default {DEFAULT_RATE:g})")
+    lab.add_argument("--scenario", choices=("failover",), default=None,
+                     help="run the switchover in virtual time, feature off and on, and print the comparison")
+    lab.add_argument("--json", action="store_true", help="with --scenario: one JSON object")
+    lab.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                     help="with --scenario: write a timeline of frames received per receiver")
+    lab.set_defaults(func=_cmd_lab)
+
     users = commands.add_parser("users", help="manage the agent's users")
     users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add = users_commands.add_parser("add", help="create a user or add a password, key or group to one")
@@ -61,6 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _state_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
                         help="datastores, users, host key (default $VSI_AGENT_STATE_DIR or ./state)")
+
+
+def _whole_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 1 <= value <= 31744:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1..31744 seconds")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{value:g} frames per second is outside (0, 10000]")
+    return value
 
 
 def _port(text: str) -> int:
@@ -112,6 +153,28 @@ async def serve(config: ServerConfig) -> None:
         await server.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+# --- lab -----------------------------------------------------------------------------------
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    if args.scenario is None:
+        if args.json or args.plot is not None:
+            raise CliError("--json and --plot go with --scenario failover")
+        if args.base_port + len(DEVICES) - 1 > 65535:
+            raise CliError(f"--base-port {args.base_port}: the lab needs {len(DEVICES)} ports from there")
+        options = LabOptions(base_port=args.base_port, state_dir=args.state_dir or default_state_dir() / "lab",
+                             feature=args.feature == "on", querier_interval=float(args.querier_interval),
+                             rate=args.rate)
+        try:
+            asyncio.run(run_lab(options))
+        except OSError as exc:
+            raise CliError(f"cannot start the lab on ports {args.base_port}-{args.base_port + len(DEVICES) - 1}: "
+                           f"{exc.strerror or exc}") from exc
+        return 0
+    from agent import lab_scenario
+
+    return lab_scenario.run(json_output=args.json, plot=args.plot)
 
 
 # --- users ---------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from dataplane.config import (
 if TYPE_CHECKING:  # pragma: no cover
     from agent.schema import Schema, SchemaNode
 
-__all__ = ["UNMAPPED_LEAVES", "config_error_path", "device_config"]
+__all__ = ["UNMAPPED_LEAVES", "config_error_path", "device_config", "global_fields", "vsi_config"]
 
 #: Schema paths of the configuration leaves :func:`device_config` does not translate (see the
 #: module docstring for why).
@@ -126,13 +126,18 @@ def device_config(root: etree._Element) -> DeviceConfig:
     Pure: reads the tree, builds new frozen objects.  The tree is assumed valid against the
     schema; rules the dataplane depends on are checked again by ``Device.apply``.
     """
-    fields = _leaf_fields(root.find(_q("l2-multicast")), _GLOBAL_LEAVES)
     vsis = root.find(_q("vsis"))
     vsi_elements = vsis.iterfind(_q("vsi")) if vsis is not None else ()
-    return DeviceConfig(vsis=tuple(_vsi(el) for el in vsi_elements), **fields)
+    return DeviceConfig(vsis=tuple(vsi_config(el) for el in vsi_elements), **global_fields(root))
 
 
-def _vsi(el: etree._Element) -> VsiConfig:
+def global_fields(root: etree._Element) -> dict[str, Any]:
+    """The :class:`DeviceConfig` keyword arguments of ``/l2-multicast`` (everything but VSIs)."""
+    return _leaf_fields(root.find(_q("l2-multicast")), _GLOBAL_LEAVES)
+
+
+def vsi_config(el: etree._Element) -> VsiConfig:
+    """One ``/vsis/vsi`` entry as the dataplane's :class:`VsiConfig`."""
     acs = [AcConfig(ac.findtext(_q("interface"), "")) for ac in _entries(el, "acs", "ac")]
     pws = [PwConfig(**_leaf_fields(pw, _PW_LEAVES)) for pw in _entries(el, "pws", "pw")]
     igmp = el.find(_q("igmp-snooping"))

@@ -50,15 +50,17 @@ from lxml import etree
 from agent.xmlns import VL2MC
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agent.dataplane_driver import Dataplane
     from dataplane.device import Device
     from dataplane.snooping import Snooping
     from dataplane.vsi import Vsi
 
-__all__ = ["COUNTERS", "INVALID_REASONS", "UNCOUNTED_STATISTICS", "device_state", "vsi_state"]
+__all__ = ["COUNTERS", "INVALID_REASONS", "UNCOUNTED_STATISTICS", "DataplaneState", "device_state", "vsi_state"]
 
 #: Our own output only: no entity or DTD to resolve, and a 100k-group table is large.
 _PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
 _BOOL = ("false", "true")
+_VSIS = f"{{{VL2MC}}}vsis"
 
 #: ``statistics`` leaves (by container, in schema order) -> the ``VsiStatistics.as_dict()`` key
 #: that counts them.
@@ -285,3 +287,22 @@ def _date_and_time(unix_seconds: float) -> str:
     """RFC 6991 ``date-and-time`` in UTC, to the millisecond."""
     moment = datetime.fromtimestamp(unix_seconds, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
+
+
+class DataplaneState:
+    """The :class:`agent.state_provider.StateProvider` of a running dataplane.
+
+    Only ``vsis`` carries state in this module; a request whose filter cannot select it gets
+    nothing, and one that names VSIs gets those rendered and no other.
+    """
+
+    def __init__(self, dataplane: "Dataplane") -> None:
+        self.dataplane = dataplane
+
+    def operational(self, tags: set[str] | None, vsi_names: set[str] | None) -> list[etree._Element]:
+        if tags is not None and _VSIS not in tags:
+            return []
+        if vsi_names is not None and not vsi_names:
+            return []
+        dataplane = self.dataplane
+        return device_state(dataplane.device, vsi_names, dataplane.now(), epoch=dataplane.epoch)

@@ -60,6 +60,9 @@ TEST_OPTIONS: frozenset[str] = frozenset({"test-then-set", "set", "test-only"})
 #: ``hook(new_root, changes)``: called after validation and before running is replaced; raise
 #: :class:`RpcError` to refuse (nothing changes).  The dataplane push lives behind this.
 CommitHook = Callable[[etree._Element, list[Change]], None]
+#: ``listener(changes)``: called after running changed and was saved (RFC 6470
+#: netconf-config-change); it cannot refuse, and an exception in it is logged, not raised.
+CommitListener = Callable[[list[Change]], None]
 
 
 class DatastoreLoadError(Exception):
@@ -163,6 +166,7 @@ class Datastores:
         #: whether startup.xml exists (delete-config removes it)
         self.startup_saved = False
         self.commit_hooks: list[CommitHook] = []
+        self.commit_listeners: list[CommitListener] = []
         #: running.xml's bytes without defaults, kept per tree and entry (see persist_running)
         self.explicit = ExplicitForm(is_default)
         #: the pending confirmed commit state (agent.confirmed_commit.ConfirmedCommits), made on first use
@@ -440,6 +444,7 @@ class Datastores:
         self._run_commit_hooks(self.running.root, result.changes)
         self.persist_running()
         self._follow_running(result.touched)
+        self._committed(result.changes)
 
     def _settle_candidate_edit(self, result: EditResult, test_option: str, session_id: int) -> None:
         if test_option == "test-only":
@@ -493,6 +498,7 @@ class Datastores:
         self._sync(self.running, candidate, candidate.touched)
         candidate.mark_clean()
         self.persist_running()
+        self._committed(changes)
         return changes
 
     def _commit_whole_tree(self) -> list[Change]:
@@ -506,6 +512,7 @@ class Datastores:
         self._install(self.candidate, copy.deepcopy(new_root))
         self.candidate.mark_clean()
         self.persist_running()
+        self._committed(changes)
         return changes
 
     def discard_changes(self) -> None:
@@ -533,6 +540,14 @@ class Datastores:
     def _run_commit_hooks(self, root: etree._Element, changes: list[Change]) -> None:
         for hook in list(self.commit_hooks):
             hook(root, changes)
+
+    def _committed(self, changes: list[Change]) -> None:
+        """Tell the commit listeners; running has changed whatever they do."""
+        for listener in list(self.commit_listeners):
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("commit listener %r failed", listener)
 
     # ----- whole-tree replacement (copy-config, delete-config, rollback) ----------------
 
@@ -570,6 +585,7 @@ class Datastores:
             self.candidate.diverged = True
         else:
             self._install(self.candidate, copy.deepcopy(new_root))
+        self._committed(changes)
         return changes
 
     def restore_running(self, snapshot: etree._Element) -> list[Change]:

@@ -1,9 +1,16 @@
 """Every NETCONF operation module, imported for its ``@operation`` registrations.
 
+A module that needs per-server state (a notification log, hooks on the datastores) also
+defines ``install(server)``; :func:`install` calls each one once, at the end of
+``Server.__init__``, in the order listed here.
+
 `Server` imports this module once at construction.  The imports are plain on purpose: a
 module listed here that is missing or broken is an ImportError at start-up, never an
 operation that silently answers operation-not-supported.
 """
+
+import sys
+from typing import TYPE_CHECKING
 
 from agent import (  # noqa: F401  (imported for their registrations)
     candidate,          # RFC 6241 8.3 commit, discard-changes; 8.4 cancel-commit
@@ -17,7 +24,19 @@ from agent import (  # noqa: F401  (imported for their registrations)
     yang_library,       # RFC 8525 yang-library
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agent.server import Server
+
 __all__ = [
     "candidate", "confirmed_commit", "monitoring", "netconf_edit", "netconf_get",
     "netconf_lock", "netconf_sessions", "nmda", "yang_library",
 ]
+
+
+def install(server: "Server") -> None:
+    """Give every listed module that defines ``install(server)`` its per-server set-up."""
+    for name in __all__:
+        module = sys.modules[f"agent.{name}"]
+        setup = getattr(module, "install", None)
+        if setup is not None:
+            setup(server)

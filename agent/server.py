@@ -7,8 +7,10 @@ live ``sessions`` and the event ``loop``.  It owns no protocol logic itself (tha
 and the operation modules meet at, like Netopeer2's server context.
 
 Start-up order: compile the schema, build the validator, load the datastores (an invalid
-saved file is a clear error, never a silent reset), create the admin user on first start
-(SPEC section 6), import every operation module, then listen.
+saved file is a clear error, never a silent reset), configure the dataplane with running
+(a configuration it refuses is as clear an error), let the operation modules install
+their per-server parts, create the admin user on first start (SPEC section 6), start the
+dataplane, then listen.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import agent.operations  # noqa: F401  (every @operation registration runs on import)
 from agent import ssh_server, yang_library
-from agent.datastore import Datastores
+from agent.dataplane_commit import DataplaneCommit
+from agent.dataplane_driver import Dataplane, SimDataplane, standalone_mac
+from agent.dataplane_state import DataplaneState
+from agent.datastore import DatastoreLoadError, Datastores
 from agent.persist import make_private_dir, tighten_private_dir
 from agent.schema import Schema, load_schema
 from agent.session import BASE_1_0, BASE_1_1, EndReason, Session, SessionTransport
-from agent.state_provider import NullStateProvider, StateProvider
+from agent.state_provider import StateProvider
 from agent.users import ADMIN_PASSWORD_ENV, UserStore, bootstrap_admin
 from agent.validate import Validator
+from dataplane.config import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncssh
@@ -95,6 +101,8 @@ class ServerConfig:
     login_timeout: float = 60.0
     #: seconds an authenticated client has to send its `<hello>`; None = no limit
     hello_timeout: float | None = 60.0
+    #: the device's name (logs, the simulator); ``vsi-agent lab`` names its three devices
+    device_name: str = "vsi-agent"
 
 
 @dataclass
@@ -114,8 +122,15 @@ class Statistics:
 class Server:
     """One device agent.  Construct (loads the model), then ``await start()``."""
 
-    def __init__(self, config: ServerConfig, *, schema: Schema | None = None) -> None:
-        """``schema`` may be passed to reuse an already compiled one (it is immutable)."""
+    def __init__(self, config: ServerConfig, *, schema: Schema | None = None,
+                 dataplane: Dataplane | None = None) -> None:
+        """``schema`` may be passed to reuse an already compiled one (it is immutable).
+
+        ``dataplane`` is the forwarding core this agent configures and reports; by default a
+        device of its own in a real-time simulation with nothing wired to its ports
+        (``vsi-agent lab`` passes nodes of its shared topology, ``--dataplane linux`` the
+        AF_PACKET driver).
+        """
         self.config = config
         self.state_dir = Path(config.state_dir)
         # keys, password hashes and the configuration live here: owner only, even when an
@@ -124,8 +139,15 @@ class Server:
         tighten_private_dir(self.state_dir)
         self.users = UserStore(self.state_dir)
         self.sessions: dict[int, Session] = {}
+        #: run once per session when its hello exchange completes (RFC 6470 session-start)
+        self.session_start_hooks: list[Callable[[Session], None]] = []
         #: run once per ending session (locks, confirmed-commit rollback, subscriptions)
         self.session_end_hooks: list[Callable[[Session], None]] = []
+        #: the session whose rpc is being handled right now (handlers are synchronous), None
+        #: when the server acts on its own (a confirmed-commit timeout): RFC 6470 changed-by
+        self.current_session: Session | None = None
+        #: capability URIs added by the operation modules' ``install`` (e.g. RFC 5277 ones)
+        self.extra_capabilities: list[str] = []
         self.statistics = Statistics()
         self.loop: asyncio.AbstractEventLoop | None = None
         #: path of the generated admin password file, if this start created one
@@ -142,10 +164,22 @@ class Server:
         #: loading raises a clear error on an invalid saved file: never a silent empty start
         self.datastores = Datastores(self.schema, self.validator, self.state_dir)
         self.datastores.load()
-        #: the `config false` data; the dataplane replaces the null provider when wired in
-        self.state: StateProvider = NullStateProvider()
+        if dataplane is None:
+            dataplane = SimDataplane.standalone(
+                config.device_name, standalone_mac(str(self.state_dir.resolve())))
+        self.dataplane: Dataplane = dataplane
+        self._dataplane_commit = DataplaneCommit(dataplane, self.schema)
+        try:
+            self._dataplane_commit.load(self.datastores.running.root)
+        except ConfigError as exc:
+            raise DatastoreLoadError(
+                f"the dataplane refuses the saved configuration: {exc}") from exc
+        self.datastores.commit_hooks.append(self._dataplane_commit)
+        #: the `config false` data: the dataplane's live tables
+        self.state: StateProvider = DataplaneState(dataplane)
         self._content_id = self._compute_content_id()
         self._module_capabilities = self._yang_1_0_module_capabilities()
+        agent.operations.install(self)
 
     # --- capabilities (RFC 6241 8, RFC 7950 5.6.4, RFC 8526 2) ---------------------------
 
@@ -153,6 +187,7 @@ class Server:
         """Every capability URI of the server `<hello>`, in a stable order."""
         return [
             *STATIC_CAPABILITIES,
+            *self.extra_capabilities,
             f"{_CAP}yang-library:1.1?revision={YANG_LIBRARY_REVISION}&content-id={self.content_id()}",
             *self._module_capabilities,
         ]
@@ -197,6 +232,14 @@ class Server:
         self.sessions[session.id] = session
         return session
 
+    def session_established(self, session: Session) -> None:
+        """The session's hello exchange completed: run the session-start hooks."""
+        for hook in list(self.session_start_hooks):
+            try:
+                hook(session)
+            except Exception:   # a faulty hook must not refuse the session
+                log.exception("session-start hook %r failed for session %d", hook, session.id)
+
     def session_ended(self, session: Session) -> None:
         """The session is gone (its channel closed, or it was killed): release what it held.
 
@@ -230,6 +273,7 @@ class Server:
     async def start(self) -> None:
         """Create the admin on first start, then listen for SSH on the configured address."""
         self.loop = asyncio.get_running_loop()
+        await self.dataplane.start()
         self.admin_password_file = bootstrap_admin(self.users, self.config.admin_password)
         if self.admin_password_file is not None:
             log.info("created user 'admin'; its password is in %s", self.admin_password_file)
@@ -253,6 +297,7 @@ class Server:
         if self._auth_executor is not None:
             self._auth_executor.shutdown(wait=True)
             self._auth_executor = None
+        await self.dataplane.stop()
 
     # --- used by the SSH adapter ---------------------------------------------------------
 

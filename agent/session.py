@@ -237,6 +237,7 @@ class Session:
         self.server.statistics.in_sessions += 1
         log.info("session %d: %s from %s, %s", self.id, self.username, self.source_host,
                  "base:1.1" if self.base_1_1 else "base:1.0")
+        self.server.session_established(self)
 
     def _parse_client_hello(self, message: bytes) -> tuple[str, ...]:
         root = parse_message(message, self._parser)
@@ -299,6 +300,7 @@ class Session:
         if handler is None:
             return [operation_not_supported(split_qn(op.tag)[1])]
         ctx = rpc_dispatch.RpcContext(server=self.server, session=self, rpc=rpc)
+        self.server.current_session = self
         try:
             output = handler(ctx, op)
         except (RpcError, RpcErrors) as exc:
@@ -309,6 +311,8 @@ class Session:
                 ErrorTag.OPERATION_FAILED,
                 f"internal error while running '{split_qn(op.tag)[1]}'; the agent log has details",
             )]
+        finally:
+            self.server.current_session = None
         if output is None:
             if not ctx.warnings:
                 etree.SubElement(reply, qn(NC, "ok"))

@@ -4,11 +4,15 @@ virtual time.
 Everything the core returns is sent at once; after every input the node asks the core for
 its ``next_deadline()`` and arms one wake-up for it (a wake-up that finds nothing due is
 harmless, so no bookkeeping is needed when deadlines move later). Carrier changes on a
-port's link go to ``Device.link_state``. Events drained from the core are kept with
-their virtual time, for the scenario's and the tests' inspection.
+port's link go to ``Device.link_state``. Events drained from the core are kept (with their
+virtual time) for the scenario's and the tests' inspection, unless ``record_events`` is
+off (a long-running lab would keep every group event forever), and handed to each of
+``listeners`` (the agent's notifications).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from dataplane.config import DeviceConfig
 from dataplane.device import Device
@@ -24,10 +28,13 @@ Frames = list[tuple[str, bytes]]
 class DeviceNode(Node):
     """A VPLS PE in the simulation."""
 
-    def __init__(self, sim: Simulator, device: Device) -> None:
+    def __init__(self, sim: Simulator, device: Device, *, record_events: bool = True) -> None:
         super().__init__(sim, device.name, device.mac)
         self.device = device
         self.events: list[Event] = []
+        self.record_events = record_events
+        #: called with each batch of events drained from the core, in order
+        self.listeners: list[Callable[[list[Event]], None]] = []
         self._wake: Timer | None = None
 
     def apply(self, config: DeviceConfig) -> None:
@@ -37,6 +44,10 @@ class DeviceNode(Node):
 
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
         self._emit(self.device.switchover(vsi, pw, self.sim.now))
+
+    def clear_groups(self, vsi: str | None) -> None:
+        self.device.clear_groups(vsi, self.sim.now)
+        self._emit([])
 
     def receive(self, port: str, frame: bytes, now: float) -> None:
         self._emit(self.device.receive(port, frame, now))
@@ -49,7 +60,10 @@ class DeviceNode(Node):
             self.send(port, frame)
         events = self.device.pop_events()
         if events:
-            self.events.extend(events)
+            if self.record_events:
+                self.events.extend(events)
+            for listener in self.listeners:
+                listener(events)
         self._arm()
 
     def _arm(self) -> None:

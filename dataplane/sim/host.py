@@ -63,7 +63,12 @@ class Reception:
     """One group's stream as one receiver saw it."""
 
     group: int
+    remember: bool = True
+    """Keep every sequence number seen (exact duplicate and loss counts). A long-running lab
+    turns it off: memory stays flat, and a number at or below the highest counts as a
+    duplicate when equal to it, else as reordered."""
     seqs: set[int] = field(default_factory=set)
+    received: int = 0
     duplicates: int = 0
     reordered: int = 0
     highest: int = -1
@@ -72,10 +77,15 @@ class Reception:
     gaps: list[Gap] = field(default_factory=list)
 
     def record(self, seq: int, now: float) -> None:
-        if seq in self.seqs:
+        if self.remember:
+            if seq in self.seqs:
+                self.duplicates += 1
+                return
+            self.seqs.add(seq)
+        elif seq == self.highest:
             self.duplicates += 1
             return
-        self.seqs.add(seq)
+        self.received += 1
         if self.first_time is None:
             self.first_time = now
         if seq < self.highest:
@@ -106,6 +116,7 @@ class Host(Node):
         version: int = 2,
         unsolicited_repeats: int = 1,
         unsolicited_report_interval: float = 1.0,
+        remember_sequences: bool = True,
     ) -> None:
         if version not in (1, 2, 3):
             raise ValueError(f"IGMP version {version}")
@@ -114,6 +125,8 @@ class Host(Node):
         self.version = version
         self.unsolicited_repeats = unsolicited_repeats
         self.unsolicited_report_interval = unsolicited_report_interval
+        self.remember_sequences = remember_sequences
+        """See :attr:`Reception.remember`."""
         self.joined: set[int] = set()
         self.receptions: dict[int, Reception] = {}
         self.unwanted_frames = 0
@@ -131,7 +144,7 @@ class Host(Node):
     def join(self, group: int) -> None:
         """Join now: an unsolicited report, repeated within the report interval."""
         self.joined.add(group)
-        self.receptions.setdefault(group, Reception(group))
+        self.receptions.setdefault(group, Reception(group, remember=self.remember_sequences))
         self._unsolicited(group, self.unsolicited_repeats)
 
     def _unsolicited(self, group: int, repeats_left: int) -> None:

@@ -67,6 +67,10 @@ class Simulator:
             callback(*args)
         self.now = max(self.now, until)
 
+    def next_event_time(self) -> float | None:
+        """Virtual time of the earliest queued event (maybe a cancelled one), None if none."""
+        return self._heap[0][0] if self._heap else None
+
     def pending(self) -> int:
         """Events still queued (cancelled ones included until they are popped)."""
         return len(self._heap)
