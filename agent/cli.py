@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.lab import DEFAULT_BASE_PORT, DEFAULT_RATE, DEVICES, LabOptions, run_lab
+from agent.lab import DEFAULT_BASE_PORT, DEFAULT_RATE, DEVICES, MIN_QUERIER_INTERVAL, LabOptions, run_lab
 from agent.server import Server, ServerConfig, default_port, default_state_dir
 from agent.users import UserStore, UsersError
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="users and host keys of the three agents (default $VSI_AGENT_STATE_DIR/lab or ./state/lab)")
     lab.add_argument("--feature", choices=("on", "off"), default="off",
                      help="start with rapid multicast forwarding on the backup device on or off (default off)")
-    lab.add_argument("--querier-interval", type=_whole_seconds, default=60, metavar="S",
+    lab.add_argument("--querier-interval", type=_querier_interval, default=60, metavar="S",
                      help="the router's query interval in seconds (default 60)")
     lab.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="FPS",
                      help=f"frames per second the source sends to each group (default {DEFAULT_RATE:g})")
@@ -84,13 +84,13 @@ def _state_dir_option(parser: argparse.ArgumentParser) -> None:
                         help="datastores, users, host key (default $VSI_AGENT_STATE_DIR or ./state)")
 
 
-def _whole_seconds(text: str) -> int:
+def _querier_interval(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not 1 <= value <= 31744:
-        raise argparse.ArgumentTypeError(f"{value} is outside 1..31744 seconds")
+    if not MIN_QUERIER_INTERVAL <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is outside {MIN_QUERIER_INTERVAL}..65535 seconds")
     return value
 
 

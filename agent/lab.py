@@ -65,6 +65,14 @@ DEFAULT_BASE_PORT = 8301
 #: simulation leaves the NETCONF servers most of one core.
 DEFAULT_RATE = 100.0
 MAX_RESPONSE_TIME = 10.0
+MIN_QUERIER_INTERVAL = 2
+
+
+def max_response_time(query_interval: float) -> float:
+    """The lab's max-response-time: 10 s as usual, less for a short ``--querier-interval``
+    (the module requires it below the query interval; half of it keeps hosts answering
+    well before the next query)."""
+    return float(min(MAX_RESPONSE_TIME, max(1, int(query_interval) // 2)))
 
 
 @dataclass
@@ -85,7 +93,7 @@ def lab_config(device: str, *, feature: bool, query_interval: float = 60.0) -> e
     """The `<config>` a lab device starts with (SPEC section 6), as a NETCONF client would
     send it in a copy-config."""
     igmp = (f"<enable>true</enable><query-interval>{_seconds(query_interval)}</query-interval>"
-            f"<max-response-time>{_seconds(MAX_RESPONSE_TIME)}</max-response-time>")
+            f"<max-response-time>{_seconds(max_response_time(query_interval))}</max-response-time>")
     if feature:
         igmp += ("<backup-query-forward>true</backup-query-forward>"
                  "<backup-query-source-mac-replace>true</backup-query-source-mac-replace>"
@@ -129,7 +137,8 @@ class Lab:
         self.sim = Simulator()
         self.topology: FailoverLab = build_lab(
             self.sim, {name: DeviceConfig() for name in DEVICES},
-            query_interval=options.querier_interval, max_response_time=MAX_RESPONSE_TIME)
+            query_interval=options.querier_interval,
+            max_response_time=max_response_time(options.querier_interval))
         for node in self.nodes.values():
             node.record_events = False        # a lab runs for hours: keep no event history
         for receiver in self.topology.receivers.values():
@@ -138,7 +147,9 @@ class Lab:
         schema = schema if schema is not None else load_schema()
         self.servers: dict[str, Server] = {}
         for offset, name in enumerate(DEVICES):
-            config = ServerConfig(host=options.host, port=options.base_port + offset,
+            # base port 0: every agent on a free port of its own (tests)
+            port = options.base_port + offset if options.base_port else 0
+            config = ServerConfig(host=options.host, port=port,
                                   state_dir=self.state_dir / name, admin_password=self.password,
                                   device_name=name)
             server = Server(config, schema=schema, dataplane=SimDataplane(self.nodes[name], self.runner))
@@ -252,6 +263,8 @@ def render_view(lab: Lab) -> str:
             lines.append(f"{name:6} (no groups)")
     lines += ["", f"{'receiver':10} {'group':11} {'frames':>8} {'longest gap':>12}"]
     for name, host in lab.topology.receivers.items():
+        if not host.receptions:
+            lines.append(f"{name:10} (no group joined yet)")
         for group, reception in sorted(host.receptions.items()):
             longest = max((gap.duration for gap in reception.gaps), default=0.0)
             lines.append(f"{name:10} {ip_str(group):11} {reception.received:8d} {longest * 1000:9.1f} ms")

@@ -60,6 +60,8 @@ class RunningAgent:
     username: str = "admin"
     password: str = ADMIN_PASSWORD
     config_overrides: dict[str, Any] = field(default_factory=dict)
+    #: ``() -> Dataplane`` for each start; None: the server's default (a standalone simulator)
+    dataplane_factory: Callable[[], Any] | None = None
     server: Server = field(init=False)
     loop: asyncio.AbstractEventLoop = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
@@ -80,7 +82,8 @@ class RunningAgent:
         self.port = self.server.port
 
     async def _build_and_start(self, config: ServerConfig) -> Server:
-        server = Server(config, schema=compiled_schema())
+        dataplane = self.dataplane_factory() if self.dataplane_factory is not None else None
+        server = Server(config, schema=compiled_schema(), dataplane=dataplane)
         await server.start()
         return server
 
@@ -147,11 +150,13 @@ def agent_server(tmp_path: Path) -> Iterator[RunningAgent]:
 
 @pytest.fixture
 def make_agent(tmp_path: Path) -> Iterator[Callable[..., RunningAgent]]:
-    """``make_agent(**ServerConfig_overrides)``: an extra agent with its own state directory."""
+    """``make_agent(dataplane_factory=None, **ServerConfig_overrides)``: an extra agent with
+    its own state directory."""
     agents: list[RunningAgent] = []
 
-    def make(**overrides: Any) -> RunningAgent:
-        agent = RunningAgent(state_dir=tmp_path / f"state-{len(agents)}", config_overrides=overrides)
+    def make(dataplane_factory: Callable[[], Any] | None = None, **overrides: Any) -> RunningAgent:
+        agent = RunningAgent(state_dir=tmp_path / f"state-{len(agents)}", config_overrides=overrides,
+                             dataplane_factory=dataplane_factory)
         agent.start()
         agents.append(agent)
         return agent
@@ -297,3 +302,100 @@ def raw_netconf(agent_server: RunningAgent) -> Iterator[Callable[..., RawNetconf
     yield connect
     for client in clients:
         client.close()
+
+
+# --- the lab (issue 4): three agents over one real-time topology, in-process ------------------
+
+@dataclass
+class RunningLab:
+    """`agent.lab.Lab` on a background event loop; agents on free ports of 127.0.0.1."""
+
+    state_dir: Path
+    feature: bool = False
+    querier_interval: float = 60.0
+    rate: float = 100.0
+    lab: Any = field(init=False)
+    loop: asyncio.AbstractEventLoop = field(init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        from agent.lab import Lab, LabOptions
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="lab-loop", daemon=True)
+        self._thread.start()
+        options = LabOptions(base_port=0, state_dir=self.state_dir, feature=self.feature,
+                             querier_interval=self.querier_interval, rate=self.rate,
+                             admin_password=ADMIN_PASSWORD)
+
+        async def build() -> Any:
+            lab = Lab(options, schema=compiled_schema())
+            await lab.start()
+            return lab
+
+        try:
+            self.lab = self.call(build())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        try:
+            self.call(self.lab.stop())
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        assert self._thread is not None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+        self._thread = None
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def run(self, func: Callable[[], T]) -> T:
+        """Run ``func`` on the lab's loop (the only thread that may touch the simulation)."""
+        async def wrapper() -> T:
+            self.lab.runner.catch_up()
+            return func()
+        return self.call(wrapper())
+
+    def wait_until(self, predicate: Callable[[Any], bool], timeout: float = 30.0) -> bool:
+        """Poll ``predicate(lab)`` on the loop until it holds; False if it never did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run(lambda: predicate(self.lab)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def port(self, device: str) -> int:
+        return self.lab.servers[device].port
+
+    def connect(self, device: str, **kwargs: Any) -> manager.Manager:
+        options: dict[str, Any] = dict(
+            host="127.0.0.1", port=self.port(device), username="admin", password=ADMIN_PASSWORD,
+            hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30,
+        )
+        options.update(kwargs)
+        return manager.connect(**options)
+
+
+@pytest.fixture
+def make_lab(tmp_path: Path) -> Iterator[Callable[..., RunningLab]]:
+    """``make_lab(feature=False, querier_interval=60.0, rate=100.0)``: a started lab."""
+    labs: list[RunningLab] = []
+
+    def make(**options: Any) -> RunningLab:
+        lab = RunningLab(state_dir=tmp_path / f"lab-{len(labs)}", **options)
+        lab.start()
+        labs.append(lab)
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.stop()
