@@ -18,8 +18,9 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libyang2-tools >/dev/null; \
 	  else echo "note: yanglint not found; install libyang2-tools for the YANG oracle tests"; fi; }
 
+# the main job: the section 2 network, one agent per device (vsi-agent serve runs one agent)
 run: $(BIN)/.installed
-	$(BIN)/vsi-agent serve
+	$(BIN)/vsi-agent lab
 
 test: $(BIN)/.installed deps
 	$(BIN)/python -m pytest -q

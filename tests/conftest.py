@@ -314,6 +314,8 @@ class RunningLab:
     feature: bool = False
     querier_interval: float = 60.0
     rate: float = 100.0
+    #: 0: every agent on a free port of its own; else UPE here, SPE1 and SPE2 on the next two
+    base_port: int = 0
     lab: Any = field(init=False)
     loop: asyncio.AbstractEventLoop = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
@@ -324,7 +326,7 @@ class RunningLab:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="lab-loop", daemon=True)
         self._thread.start()
-        options = LabOptions(base_port=0, state_dir=self.state_dir, feature=self.feature,
+        options = LabOptions(base_port=self.base_port, state_dir=self.state_dir, feature=self.feature,
                              querier_interval=self.querier_interval, rate=self.rate,
                              admin_password=ADMIN_PASSWORD)
 
@@ -387,7 +389,7 @@ class RunningLab:
 
 @pytest.fixture
 def make_lab(tmp_path: Path) -> Iterator[Callable[..., RunningLab]]:
-    """``make_lab(feature=False, querier_interval=60.0, rate=100.0)``: a started lab."""
+    """``make_lab(feature=False, querier_interval=60.0, rate=100.0, base_port=0)``: a started lab."""
     labs: list[RunningLab] = []
 
     def make(**options: Any) -> RunningLab:
@@ -399,3 +401,26 @@ def make_lab(tmp_path: Path) -> Iterator[Callable[..., RunningLab]]:
     yield make
     for lab in labs:
         lab.stop()
+
+
+def free_consecutive_ports(count: int) -> int:
+    """A base port with ``count`` free TCP ports on 127.0.0.1 from it (free when probed)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no consecutive free ports on 127.0.0.1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from agent.validate import Validator
 from agent.xmlns import NC, VL2MC
 from dataplane.scenario import device_configs
 from tests.agent.yang_oracles import yanglint_validate
-from tests.conftest import ADMIN_PASSWORD, RunningLab, compiled_schema
+from tests.conftest import ADMIN_PASSWORD, RunningLab, compiled_schema, free_consecutive_ports
 
 NS = {"v": VL2MC, "nc": NC, "n": "urn:ietf:params:xml:ns:netconf:notification:1.0"}
 YANG_1 = "urn:ietf:params:xml:ns:yang:1"
@@ -187,30 +186,8 @@ def test_end_to_end_enable_the_feature_then_switch_over_without_a_gap(make_lab: 
 # --------------------------------------------------------------------------- the command line
 
 
-def _free_consecutive_ports(count: int) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        sockets = []
-        try:
-            for offset in range(count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no consecutive free ports")
-
-
 def test_vsi_agent_lab_command_prints_credentials_listens_and_stops_on_sigint(tmp_path: Path) -> None:
-    base = _free_consecutive_ports(3)
+    base = free_consecutive_ports(3)
     env = {**os.environ, "VSI_AGENT_ADMIN_PASSWORD": ADMIN_PASSWORD}
     proc = subprocess.Popen([sys.executable, "-m", "agent", "lab", "--base-port", str(base),
                              "--state-dir", str(tmp_path / "lab")],
