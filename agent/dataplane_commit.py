@@ -11,9 +11,11 @@ as it was.  The dataplane's own ``apply`` is atomic, so both sides stay as they 
 Only what changed is translated: the hook keeps the last applied configuration as one
 :class:`~dataplane.config.VsiConfig` per VSI and rebuilds only the VSIs the commit's
 changes lie in (and the global leaves when ``/l2-multicast`` changed).  A one-leaf commit
-among 10,000 VSIs therefore translates one VSI; ``Device.apply`` then keeps every VSI whose
-configuration object did not change, with its learned state.  Changes the hook cannot
-place (a whole ``vsis`` replaced) make it translate everything, which is always correct.
+among 10,000 VSIs therefore translates one VSI and hands only that one to the dataplane
+(``apply_vsis``), whose cost then does not grow with the number of VSIs; every other VSI
+keeps its learned state untouched.  A change of the device-wide leaves goes through the
+whole-configuration ``apply``, and so do changes the hook cannot place (a whole ``vsis``
+replaced), which is always correct.
 """
 
 from __future__ import annotations
@@ -70,32 +72,50 @@ class DataplaneCommit:
         if not changes:
             return
         touched = _touched(changes, root)
-        if touched is None:
-            config = device_config(root)
-        else:
-            config = self._updated(root, *touched)
-        if config is None:
-            return
         try:
-            self.dataplane.apply(config)
+            if touched is None:
+                config = device_config(root)
+                self.dataplane.apply(config)
+                self._remember(config)
+                return
+            vsis, global_changed = touched
+            fields = _global_values(DeviceConfig(**global_fields(root))) if global_changed else self._globals
+            updates = self._vsi_updates(vsis)
+            if fields != self._globals:
+                config = self._whole(fields, updates)
+                self.dataplane.apply(config)
+                self._remember(config)
+            elif updates:
+                self.dataplane.apply_vsis(updates)
+                self._remember_vsis(updates)
         except ConfigError as exc:
             raise self._refusal(exc) from exc
-        self._remember(config)
 
-    def _updated(self, root: etree._Element, vsis: dict[str, etree._Element | None],
-                 global_changed: bool) -> DeviceConfig | None:
-        """The new configuration from the remembered one and the touched parts; None when
-        nothing the dataplane sees changed."""
-        fields = _global_values(DeviceConfig(**global_fields(root))) if global_changed else self._globals
-        updated = dict(self._vsis)
+    def _vsi_updates(self, vsis: dict[str, etree._Element | None]) -> dict[str, VsiConfig | None]:
+        """The touched VSIs' new configurations (None: gone), leaving out those that came
+        out equal to what the dataplane runs."""
+        updates: dict[str, VsiConfig | None] = {}
         for name, entry in vsis.items():
-            if entry is None:
-                updated.pop(name, None)
+            new = vsi_config(entry) if entry is not None else None
+            if new != self._vsis.get(name):
+                updates[name] = new
+        return updates
+
+    def _whole(self, fields: dict[str, Any], updates: dict[str, VsiConfig | None]) -> DeviceConfig:
+        vsis = dict(self._vsis)
+        for name, config in updates.items():
+            if config is None:
+                vsis.pop(name, None)
             else:
-                updated[name] = vsi_config(entry)
-        if fields == self._globals and updated == self._vsis:
-            return None
-        return DeviceConfig(vsis=tuple(updated.values()), **fields)
+                vsis[name] = config
+        return DeviceConfig(vsis=tuple(vsis.values()), **fields)
+
+    def _remember_vsis(self, updates: dict[str, VsiConfig | None]) -> None:
+        for name, config in updates.items():
+            if config is None:
+                self._vsis.pop(name, None)
+            else:
+                self._vsis[name] = config
 
     def _remember(self, config: DeviceConfig) -> None:
         self._vsis = {vsi.name: vsi for vsi in config.vsis}

@@ -12,7 +12,8 @@ Contract (what every driver provides):
 * ``now()``: the core's time now (seconds; what ``up-time`` and ``expires`` count from) and
   ``epoch``: the Unix time of core time 0 (for ``date-and-time`` leaves);
 * ``apply(config)``: make ``config`` the core's configuration, atomically (a
-  :class:`~dataplane.config.ConfigError` changes nothing);
+  :class:`~dataplane.config.ConfigError` changes nothing); ``apply_vsis(changes)`` the same
+  for only the VSIs a commit changed (``Device.apply_vsis``: O(changed), not O(device));
 * ``switchover``, ``clear_groups``, ``reset_statistics``: the actions, raising
   :class:`~dataplane.device.UnknownVsiError` or
   :class:`~dataplane.pw_redundancy.SwitchoverError`;
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from dataplane.config import DeviceConfig
+from dataplane.config import DeviceConfig, VsiConfig
 from dataplane.device import Device
 from dataplane.events import Event
 from dataplane.sim import DeviceNode, Simulator
@@ -55,6 +56,22 @@ class Dataplane(ABC):
     @abstractmethod
     def apply(self, config: DeviceConfig) -> None:
         """Configure the core; ConfigError leaves it as it was."""
+
+    def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
+        """Change only the named VSIs (None: remove); ConfigError leaves the core as it was.
+
+        This default rebuilds the whole configuration (correct, O(device)); drivers override
+        it with ``Device.apply_vsis``.
+        """
+        current = {vsi.name: vsi for vsi in self.device.config.vsis}
+        for name, config in changes.items():
+            if config is None:
+                current.pop(name, None)
+            else:
+                current[name] = config
+        whole = self.device.config
+        self.apply(DeviceConfig(igmp_snooping_enable=whole.igmp_snooping_enable, device_mac=whole.device_mac,
+                                vsis=tuple(current.values())))
 
     @abstractmethod
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
@@ -122,6 +139,11 @@ class SimDataplane(Dataplane):
     def apply(self, config: DeviceConfig) -> None:
         self.runner.catch_up()
         self.node.apply(config)
+        self.runner.reschedule()
+
+    def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
+        self.runner.catch_up()
+        self.node.apply_vsis(changes)
         self.runner.reschedule()
 
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:

@@ -10,6 +10,7 @@ cannot hand the core something it would misbehave on). Every refusal is a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,6 +25,7 @@ __all__ = [
     "StaticGroup",
     "VsiConfig",
     "validate",
+    "validate_vsis",
 ]
 
 PwRole = Literal["primary", "backup"]
@@ -155,7 +157,53 @@ def validate(config: DeviceConfig) -> None:
         _validate_vsi(vsi, path, config.igmp_snooping_enable, owners)
 
 
-def _validate_vsi(vsi: VsiConfig, path: str, global_enable: bool, owners: dict[str, str]) -> None:
+def validate_vsis(vsis: Iterable[VsiConfig], global_enable: bool, owner_of: Callable[[str], str | None]) -> None:
+    """:func:`validate` for VSIs that join an already valid configuration in place of their
+    old selves: each is checked like there, and an interface may not be one that
+    ``owner_of(interface)`` says another VSI, staying as it is, already holds (it returns that
+    holder's path, or None).  The cost depends on these VSIs only, not on the device's size.
+    """
+    owners = _Owners(owner_of)
+    names: set[str] = set()
+    for vsi in vsis:
+        path = f"vsi[{vsi.name}]"
+        _check(bool(_VSI_NAME.fullmatch(vsi.name)), f"{path}/name",
+               "a VSI name is 1..31 letters, digits, '.', '_' or '-'")
+        _check(vsi.name not in names, path, "duplicate VSI name")
+        names.add(vsi.name)
+        _validate_vsi(vsi, path, global_enable, owners)
+
+
+class _Owners(MutableMapping[str, str]):
+    """Interface -> owner path: claims made now, over the holders ``owner_of`` knows."""
+
+    def __init__(self, owner_of: Callable[[str], str | None]) -> None:
+        self._claimed: dict[str, str] = {}
+        self._owner_of = owner_of
+
+    def __getitem__(self, interface: str) -> str:
+        owner = self._claimed.get(interface) or self._owner_of(interface)
+        if owner is None:
+            raise KeyError(interface)
+        return owner
+
+    def __contains__(self, interface: object) -> bool:
+        return interface in self._claimed or (isinstance(interface, str) and self._owner_of(interface) is not None)
+
+    def __setitem__(self, interface: str, path: str) -> None:
+        self._claimed[interface] = path
+
+    def __delitem__(self, interface: str) -> None:
+        del self._claimed[interface]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claimed)
+
+    def __len__(self) -> int:
+        return len(self._claimed)
+
+
+def _validate_vsi(vsi: VsiConfig, path: str, global_enable: bool, owners: MutableMapping[str, str]) -> None:
     _check(vsi.unknown_multicast_action in ("flood", "drop"), f"{path}/unknown-multicast-action",
            f"must be 'flood' or 'drop', not {vsi.unknown_multicast_action!r}")
     for ac in vsi.acs:
@@ -236,7 +284,7 @@ def _validate_static_group(sg: StaticGroup, path: str, ports: set[str]) -> None:
     _check(sg.interface in ports, f"{path}/interface", "not an AC or PW interface of this VSI")
 
 
-def _claim_interface(owners: dict[str, str], interface: str, path: str) -> None:
+def _claim_interface(owners: MutableMapping[str, str], interface: str, path: str) -> None:
     """SPEC 3 global rule: one interface belongs to at most one AC or PW across all VSIs."""
     _check(bool(interface), path, "interface name is empty")
     if interface in owners:

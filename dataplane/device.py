@@ -3,7 +3,8 @@
 Sans-I/O: every input carries ``now``; every output is a list of ``(port, frame)`` to
 send. Drivers (the simulator, the Linux AF_PACKET adapter) call ``receive``, ``tick`` at
 ``next_deadline()``, ``link_state`` and the actions; the agent calls ``apply`` with a
-:class:`~dataplane.config.DeviceConfig` and reads ``vsis`` to render operational state.
+:class:`~dataplane.config.DeviceConfig` (or ``apply_vsis`` with only the VSIs a commit
+changed) and reads ``vsis`` to render operational state.
 
 Operational state, read straight from the objects (one VSI at a time, nothing copied):
 
@@ -31,8 +32,10 @@ statics and the querier role change in place). A VSI whose ACs or PWs change is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataplane.addr import ip_int, mac_bytes
-from dataplane.config import DeviceConfig, VsiConfig, validate
+from dataplane.config import DeviceConfig, VsiConfig, validate, validate_vsis
 from dataplane.events import Event, EventQueue
 from dataplane.pw_redundancy import SwitchoverError
 from dataplane.timers import Deadlines
@@ -55,7 +58,9 @@ class Device:
         self.base_mac = mac_bytes(mac) if isinstance(mac, str) else bytes(mac)
         self.address = ip_int(querier_address) if querier_address else 0
         """Source of our queries (querier election) and of PW control frames (LSR id)."""
-        self.config = DeviceConfig()
+        self._config: DeviceConfig | None = DeviceConfig()
+        self._snooping_enable = False
+        self._device_mac: str | None = None
         self.vsis: dict[str, Vsi] = {}
         self.deadlines = Deadlines()
         self._events = EventQueue()
@@ -65,10 +70,18 @@ class Device:
         self.frames_on_unknown_ports = 0
 
     @property
+    def config(self) -> DeviceConfig:
+        """The running configuration (after ``apply_vsis``, assembled from the VSIs on first read)."""
+        if self._config is None:
+            self._config = DeviceConfig(self._snooping_enable, self._device_mac,
+                                        tuple(vsi.config for vsi in self.vsis.values()))
+        return self._config
+
+    @property
     def mac(self) -> bytes:
         """The device MAC: configured device-mac, else the one the device was built with."""
-        if self.config.device_mac:
-            return mac_bytes(self.config.device_mac)
+        if self._device_mac:
+            return mac_bytes(self._device_mac)
         return self.base_mac
 
     # -- configuration ----------------------------------------------------------------
@@ -77,11 +90,11 @@ class Device:
         """Make ``config`` the running configuration; raise ConfigError and change nothing
         if any part of it is refused."""
         validate(config)
-        old = self.config
-        global_changed = (old.igmp_snooping_enable != config.igmp_snooping_enable
-                          or old.device_mac != config.device_mac)
-        self.config = config
-        if old.device_mac != config.device_mac:
+        old_mac = self._device_mac
+        global_changed = (self._snooping_enable != config.igmp_snooping_enable or old_mac != config.device_mac)
+        self._config = config
+        self._snooping_enable, self._device_mac = config.igmp_snooping_enable, config.device_mac
+        if old_mac != config.device_mac:
             for vsi in self.vsis.values():
                 vsi.set_device_mac(self.mac)
         wanted = {v.name: v for v in config.vsis}
@@ -90,24 +103,68 @@ class Device:
             self.vsis.pop(name).stop()
         vsis: dict[str, Vsi] = {}
         for name, vsi_config in wanted.items():
-            current = self.vsis.get(name)
-            if current is not None and current.config == vsi_config and not global_changed:
-                vsis[name] = current
-            elif current is not None and _same_ports(current.config, vsi_config):
-                frames += current.reconfigure(vsi_config, config.igmp_snooping_enable, now)
-                vsis[name] = current
-            else:
-                if current is not None:
-                    current.stop()
-                vsi = self._new_vsi(vsi_config)
-                frames += vsi.start(now)
-                vsis[name] = vsi
+            vsis[name] = self._configure_vsi(self.vsis.get(name), vsi_config, global_changed, now, frames)
         self.vsis = vsis
         self._index_ports()
         return frames
 
+    def apply_vsis(self, changes: Mapping[str, VsiConfig | None], now: float) -> Frames:
+        """Change only the named VSIs (None: remove it); everything else stays as it is.
+
+        What a commit that touched k of n VSIs needs: validation, reconfiguration and the
+        port index cost O(k), where :meth:`apply` with the whole configuration costs O(n).
+        Atomic like :meth:`apply`: a ConfigError changes nothing.
+        """
+        changed = set(changes)
+        validate_vsis([c for c in changes.values() if c is not None], self._snooping_enable,
+                      lambda interface: self._owner_path(interface, changed))
+        frames: Frames = []
+        for name, vsi_config in changes.items():
+            current = self.vsis.get(name)
+            if current is not None:
+                self._unindex_ports(current)
+            if vsi_config is None:
+                if current is not None:
+                    del self.vsis[name]
+                    current.stop()
+                continue
+            vsi = self._configure_vsi(current, vsi_config, False, now, frames)
+            self.vsis[name] = vsi
+            self._index_vsi_ports(vsi)
+        self._config = None          # rebuilt when read: O(VSIs), which a commit must not pay
+        return frames
+
+    def _configure_vsi(self, current: Vsi | None, config: VsiConfig, global_changed: bool, now: float,
+                       frames: Frames) -> Vsi:
+        """The VSI that runs ``config``: ``current`` kept, reconfigured in place (same
+        ports: it keeps its PW state and group table) or replaced by a new one."""
+        if current is not None and current.config == config and not global_changed:
+            return current
+        if current is not None and _same_ports(current.config, config):
+            frames += current.reconfigure(config, self._snooping_enable, now)
+            return current
+        if current is not None:
+            current.stop()
+        vsi = self._new_vsi(config)
+        frames += vsi.start(now)
+        return vsi
+
+    def _owner_path(self, interface: str, excluded: set[str]) -> str | None:
+        """The configuration path of the AC or PW that holds ``interface`` in a VSI not in
+        ``excluded`` (the VSIs being replaced), in :func:`validate`'s words; None if free."""
+        vsi = self._port_vsi.get(interface)
+        if vsi is None or vsi.name in excluded:
+            return None
+        for ac in vsi.config.acs:
+            if ac.interface == interface:
+                return f"vsi[{vsi.name}]/ac[{interface}]"
+        for pw in vsi.config.pws:
+            if pw.interface == interface:
+                return f"vsi[{vsi.name}]/pw[{pw.peer_address},{pw.vc_id}]/interface"
+        return f"vsi[{vsi.name}]"
+
     def _new_vsi(self, config: VsiConfig) -> Vsi:
-        return Vsi(config, snooping_enabled=self.config.igmp_snooping_enable, device_mac=self.mac,
+        return Vsi(config, snooping_enabled=self._snooping_enable, device_mac=self.mac,
                    local_address=self.address, deadlines=self.deadlines, events=self._events,
                    link_up=self._link_up)
 
@@ -115,9 +172,18 @@ class Device:
         self._ports = {}
         self._port_vsi = {}
         for vsi in self.vsis.values():
-            for name, port in vsi.ports.items():
-                self._ports[name] = port
-                self._port_vsi[name] = vsi
+            self._index_vsi_ports(vsi)
+
+    def _index_vsi_ports(self, vsi: Vsi) -> None:
+        for name, port in vsi.ports.items():
+            self._ports[name] = port
+            self._port_vsi[name] = vsi
+
+    def _unindex_ports(self, vsi: Vsi) -> None:
+        for name in vsi.ports:
+            if self._port_vsi.get(name) is vsi:
+                del self._ports[name]
+                del self._port_vsi[name]
 
     # -- inputs -----------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ off (a long-running lab would keep every group event forever), and handed to eac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from dataplane.config import DeviceConfig
+from dataplane.config import DeviceConfig, VsiConfig
 from dataplane.device import Device
 from dataplane.events import Event
 from dataplane.sim.kernel import Simulator, Timer
@@ -41,6 +41,10 @@ class DeviceNode(Node):
         """Configure the core now (raises ConfigError like Device.apply)."""
         self._emit(self.device.apply(config, self.sim.now))
         self.mac = self.device.mac
+
+    def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
+        """Change only the named VSIs (raises ConfigError like Device.apply_vsis)."""
+        self._emit(self.device.apply_vsis(changes, self.sim.now))
 
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
         self._emit(self.device.switchover(vsi, pw, self.sim.now))

@@ -7,6 +7,7 @@ Each test drives a real agent over NETCONF (ncclient) and looks at its dataplane
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from agent.dataplane_driver import SimDataplane, standalone_mac
 from agent.datastore import DatastoreLoadError
 from agent.server import Server, ServerConfig
 from agent.xmlns import NC, VL2MC
-from dataplane.config import ConfigError, DeviceConfig
+from dataplane.config import ConfigError, DeviceConfig, VsiConfig
 from tests.conftest import ADMIN_PASSWORD, RunningAgent, compiled_schema
 
 NS = {"v": VL2MC, "nc": NC}
@@ -66,11 +67,19 @@ class CapacityLimitedDataplane(SimDataplane):
     of the hardware, not of the YANG module, so only the dataplane can refuse it."""
 
     def apply(self, config: DeviceConfig) -> None:
-        for vsi in config.vsis:
+        self._check(config.vsis)
+        super().apply(config)
+
+    def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
+        self._check([vsi for vsi in changes.values() if vsi is not None])
+        super().apply_vsis(changes)
+
+    @staticmethod
+    def _check(vsis: Iterable[VsiConfig]) -> None:
+        for vsi in vsis:
             if vsi.igmp.limit_max_entry is not None and vsi.igmp.limit_max_entry > LIMIT:
                 raise ConfigError(f"vsi[{vsi.name}]/igmp-snooping/limit-max-entry",
                                   f"this device holds at most {LIMIT} groups per VSI")
-        super().apply(config)
 
 
 def limited() -> SimDataplane:

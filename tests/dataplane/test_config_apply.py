@@ -253,3 +253,54 @@ def test_changing_device_mac_keeps_learned_state_and_uses_the_new_mac() -> None:
     assert table(dev) == {(G1, "0.0.0.0"): {"ac2"}}
     queries = dev.tick(15.0)
     assert queries and all(frame[6:12] == bytes.fromhex("02aabbccddee") for _, frame in queries)
+
+
+# --- apply_vsis: only the VSIs a commit changed -------------------------------------------
+
+
+def test_apply_vsis_changes_only_the_named_vsi_and_keeps_the_others() -> None:
+    dev, config = learned()
+    other = dev.vsis["other"]
+    iptv = next(v for v in config.vsis if v.name == "iptv")
+    dev.apply_vsis({"iptv": dataclasses.replace(iptv, igmp=dataclasses.replace(iptv.igmp, limit_max_entry=5))}, 2.0)
+    assert dev.vsis["other"] is other and table(dev, "other")
+    assert dev.vsis["iptv"].config.igmp.limit_max_entry == 5
+    assert table(dev)                                  # same ports: learned entries kept
+    assert {v.name: v for v in dev.config.vsis} == {v.name: v.config for v in dev.vsis.values()}
+
+
+def test_apply_vsis_gives_the_same_device_as_apply_with_the_whole_configuration() -> None:
+    by_parts, config = running(vsi_config(), vsi_config(name="other", acs=("ac7", "ac8")))
+    whole, _ = running(vsi_config(), vsi_config(name="other", acs=("ac7", "ac8")))
+    third = vsi_config(name="third", acs=("ac9",))
+    by_parts.apply_vsis({"other": None, "third": third}, 1.0)
+    whole.apply(dataclasses.replace(config, vsis=(config.vsis[0], third)), 1.0)
+    assert by_parts.config == whole.config
+    assert sorted(by_parts.vsis) == sorted(whole.vsis) == ["iptv", "third"]
+    assert set(by_parts.vsis["third"].ports) == set(whole.vsis["third"].ports) == {"ac9"}
+
+
+def test_apply_vsis_refuses_an_interface_another_vsi_holds_and_changes_nothing() -> None:
+    dev, config = learned()
+    before = dev.config
+    with pytest.raises(ConfigError, match=r"'ac7' is already used by vsi\[other\]/ac\[ac7\]") as refused:
+        dev.apply_vsis({"third": vsi_config(name="third", acs=("ac7",))}, 2.0)
+    assert refused.value.path == "vsi[third]/ac[ac7]"
+    assert dev.config is before and "third" not in dev.vsis
+    assert "ac7" in dev.vsis["other"].ports and "ac7" in set().union(*table(dev, "other").values())
+
+
+def test_apply_vsis_lets_an_interface_move_between_vsis_changed_together() -> None:
+    dev, _ = learned()
+    dev.apply_vsis({"other": vsi_config(name="other", acs=("ac8",)),
+                    "third": vsi_config(name="third", acs=("ac7",))}, 2.0)
+    dev.receive("ac7", report(G2, 7), 3.0)
+    assert table(dev, "third") and set(dev.vsis["other"].ports) == {"ac8"}
+
+
+def test_apply_vsis_removes_a_vsi_and_frees_its_interfaces() -> None:
+    dev, _ = learned()
+    dev.apply_vsis({"other": None}, 2.0)
+    assert "other" not in dev.vsis and all(v.name != "other" for v in dev.config.vsis)
+    dev.apply_vsis({"third": vsi_config(name="third", acs=("ac7",))}, 3.0)
+    assert "third" in dev.vsis
