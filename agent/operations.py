@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from agent import (  # noqa: F401  (imported for their registrations)
+    actions,            # RFC 7950 7.14, 7.15 the module's rpcs and <action>
     candidate,          # RFC 6241 8.3 commit, discard-changes; 8.4 cancel-commit
     confirmed_commit,   # RFC 6241 8.4 confirmed-commit:1.1
     monitoring,         # RFC 6022 get-schema, netconf-state
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from agent.server import Server
 
 __all__ = [
+    "actions",
     "candidate", "confirmed_commit", "monitoring", "netconf_edit", "netconf_get",
     "netconf_lock", "netconf_sessions", "nmda", "yang_library",
 ]
