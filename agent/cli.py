@@ -1,6 +1,7 @@
 """``vsi-agent``: the command line of SPEC section 6.
 
     vsi-agent serve [--host 127.0.0.1] [--port N] [--state-dir DIR] [--dataplane sim|linux]
+                    [--router-id A.B.C.D] [--device-name NAME]
     vsi-agent lab [--base-port 8301] [--state-dir DIR] [--feature on|off] [--querier-interval S]
     vsi-agent lab --scenario failover [--json] [--plot FILE.png]
     vsi-agent users add NAME (--password-stdin | --key FILE) [--group G]... [--state-dir DIR]
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.dataplane_driver import Dataplane, SimDataplane, standalone_mac
 from agent.lab import DEFAULT_BASE_PORT, DEFAULT_RATE, DEVICES, MIN_QUERIER_INTERVAL, LabOptions, run_lab
 from agent.server import Server, ServerConfig, default_port, default_state_dir
 from agent.users import UserStore, UsersError
@@ -43,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"TCP port (default 830 as root, else 8830; now {default_port()})")
     _state_dir_option(serve)
     serve.add_argument("--dataplane", choices=("sim", "linux"), default="sim",
-                       help="forwarding core driver (default sim)")
+                       help="forwarding core driver: a simulated device, or the Linux interfaces named "
+                            "in the configuration (AF_PACKET; needs root or CAP_NET_RAW) (default sim)")
+    serve.add_argument("--router-id", type=_ipv4, default=None, metavar="A.B.C.D",
+                       help="this device's address: the LSR id in its PW status messages (what its peers "
+                            "configure as peer-address) and the source of its IGMP queries")
+    serve.add_argument("--device-name", default="vsi-agent", metavar="NAME", help="name in logs")
     serve.set_defaults(func=_cmd_serve)
 
     lab = commands.add_parser("lab", help="the section 2 network in the simulator, one agent per device")
@@ -117,20 +125,42 @@ def _port(text: str) -> int:
 # --- serve ---------------------------------------------------------------------------------
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    if args.dataplane == "linux":
-        raise CliError("the linux dataplane (AF_PACKET) is not available in this build yet; "
-                       "use --dataplane sim")
-    config = ServerConfig(host=args.host, state_dir=args.state_dir or default_state_dir())
+    config = ServerConfig(host=args.host, state_dir=args.state_dir or default_state_dir(),
+                          device_name=args.device_name)
     if args.port is not None:
         config.port = args.port
-    asyncio.run(serve(config))
+    asyncio.run(serve(config, dataplane=args.dataplane, router_id=args.router_id))
     return 0
 
 
-async def serve(config: ServerConfig) -> None:
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
+
+
+def make_dataplane(kind: str, config: ServerConfig, router_id: str | None) -> Dataplane:
+    """The dataplane ``serve --dataplane KIND`` runs: the device MAC is derived from the state
+    directory (stable across restarts) until the configuration sets device-mac."""
+    mac = standalone_mac(str(Path(config.state_dir).resolve()))
+    if kind == "linux":
+        from dataplane.linux import LinuxDataplane
+
+        try:
+            return LinuxDataplane(config.device_name, mac, querier_address=router_id)
+        except OSError as exc:
+            raise CliError(f"the linux dataplane cannot start: {exc.strerror or exc} "
+                           "(it needs root or CAP_NET_RAW and CAP_NET_ADMIN)") from exc
+    return SimDataplane.standalone(config.device_name, mac, querier_address=router_id)
+
+
+async def serve(config: ServerConfig, *, dataplane: str = "sim", router_id: str | None = None) -> None:
     """Run a server until SIGINT or SIGTERM, then stop it cleanly."""
     try:
-        server = Server(config)
+        server = Server(config, dataplane=make_dataplane(dataplane, config, router_id))
+    except CliError:
+        raise
     except Exception as exc:   # schema, datastore or users file problems: say what and where
         raise CliError(f"cannot start the agent with state directory {config.state_dir}: {exc}") from exc
     stop = asyncio.Event()

@@ -11,7 +11,7 @@ import argparse
 import subprocess
 import sys
 
-MODULES = ["bench_codec", "bench_core", "bench_validate", "bench_commit", "bench_get", "bench_netconf"]
+MODULES = ["bench_codec", "bench_core", "bench_validate", "bench_commit", "bench_get", "bench_state", "bench_netconf", "bench_linux"]
 
 
 def main() -> int:

@@ -217,10 +217,17 @@ class Device:
         Raises UnknownVsiError or SwitchoverError (not a pair member, or down)."""
         return self._vsi(vsi).pws.switchover(pw, now)
 
-    def clear_groups(self, vsi: str | None, now: float) -> None:
-        """clear-groups action / reset-igmp-snooping-group RPC (None = every VSI)."""
+    def clear_groups(self, vsi: str | None, now: float) -> int:
+        """clear-groups action / reset-igmp-snooping-group RPC (None = every VSI); returns
+        how many group entries went (static ones stay)."""
+        removed = 0
         for target in self._targets(vsi):
+            if target.snooping is None:
+                continue
+            before = target.snooping.entry_count
             target.clear_groups(now)
+            removed += before - target.snooping.entry_count
+        return removed
 
     def reset_statistics(self, vsi: str | None = None) -> None:
         for target in self._targets(vsi):

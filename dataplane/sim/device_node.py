@@ -49,9 +49,10 @@ class DeviceNode(Node):
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
         self._emit(self.device.switchover(vsi, pw, self.sim.now))
 
-    def clear_groups(self, vsi: str | None) -> None:
-        self.device.clear_groups(vsi, self.sim.now)
+    def clear_groups(self, vsi: str | None) -> int:
+        removed = self.device.clear_groups(vsi, self.sim.now)
         self._emit([])
+        return removed
 
     def receive(self, port: str, frame: bytes, now: float) -> None:
         self._emit(self.device.receive(port, frame, now))

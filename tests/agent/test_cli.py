@@ -30,13 +30,13 @@ def free_port() -> int:
 class AgentProcess:
     """`python -m agent serve ...` as a user runs it, read until it says it is listening."""
 
-    def __init__(self, state_dir: Path, env_password: str | None) -> None:
+    def __init__(self, state_dir: Path, env_password: str | None, extra: tuple[str, ...] = ()) -> None:
         env = {k: v for k, v in os.environ.items() if k != ADMIN_PASSWORD_ENV}
         if env_password is not None:
             env[ADMIN_PASSWORD_ENV] = env_password
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve", "--port", str(self.port), "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "agent", "serve", "--port", str(self.port), "--state-dir", str(state_dir), *extra],
             cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         self.lines: list[str] = []
@@ -67,8 +67,8 @@ class AgentProcess:
 def agent_process():
     started: list[AgentProcess] = []
 
-    def start(state_dir: Path, env_password: str | None = None) -> AgentProcess:
-        process = AgentProcess(state_dir, env_password)
+    def start(state_dir: Path, env_password: str | None = None, *extra: str) -> AgentProcess:
+        process = AgentProcess(state_dir, env_password, extra)
         started.append(process)
         return process
 
@@ -117,9 +117,25 @@ def test_second_start_keeps_the_users_and_prints_no_new_password(agent_process, 
     assert again.stop(signal.SIGTERM) == 0
 
 
-def test_linux_dataplane_is_refused_with_a_clear_message(tmp_path, capsys) -> None:
-    assert cli.main(["serve", "--dataplane", "linux", "--state-dir", str(tmp_path)]) == 2
-    assert "linux dataplane" in capsys.readouterr().err
+@pytest.mark.skipif(os.geteuid() != 0, reason="the linux dataplane opens AF_PACKET and netlink sockets: needs root")
+def test_serve_with_the_linux_dataplane_reports_a_missing_interface_as_down(agent_process, tmp_path) -> None:
+    """No interface of this machine is touched: the configured one does not exist."""
+    agent = agent_process(tmp_path / "state", "pw", "--dataplane", "linux", "--router-id", "10.0.0.3")
+    vl2mc = "urn:vsi-multicast-agent:yang:vsi-l2-multicast"
+    with agent.connect("pw") as nc:
+        nc.edit_config(target="running", config=f"""
+          <config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><vsis xmlns="{vl2mc}"><vsi>
+            <name>v1</name><acs><ac><interface>vsiabsent0</interface></ac></acs></vsi></vsis></config>""")
+        data = nc.get(filter=("subtree", f'<vsis xmlns="{vl2mc}"><vsi><name>v1</name><acs/></vsi></vsis>')).data
+        assert data.findtext(f".//{{{vl2mc}}}ac/{{{vl2mc}}}oper-status") == "down"
+    assert agent.stop(signal.SIGTERM) == 0
+
+
+def test_serve_refuses_a_router_id_that_is_not_an_ipv4_address(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--router-id", "10.0.0.300", "--state-dir", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "'10.0.0.300' is not an IPv4 address" in capsys.readouterr().err
 
 
 def test_serve_on_a_port_in_use_is_a_clear_error(tmp_path, capsys) -> None:

@@ -171,9 +171,10 @@ def test_end_to_end_enable_the_feature_then_switch_over_without_a_gap(make_lab: 
         gaps = lab.run(lambda: lab.lab.receiver_gaps(since=switched_at))
         after = lab.run(lambda: {name: sum(r.received for r in host.receptions.values())
                                  for name, host in lab.lab.topology.receivers.items()})
-        # a manual switchover is signalled in one PW delay (1 ms): at 100 frames/s per group,
-        # a gap longer than two frame times would be a real interruption
-        assert all(gap <= 0.02 for gap in gaps.values()), gaps
+        # a manual switchover is signalled in one PW delay (1 ms): a frame SPE1 had already put
+        # on the wire may arrive on the now-standby PW and be dropped, so at 100 frames/s one
+        # missing frame (a 20 ms gap) is what detection allows; two would be an interruption
+        assert all(gap < 0.03 for gap in gaps.values()), gaps
         assert all(after[name] > before[name] + 100 for name in after), (before, after)
         upe_pws = lab.run(lambda: {pw.interface: pw.forwarding_state
                                    for pw in lab.lab.nodes["UPE"].device.vsis["iptv"].pws.pws.values()})
