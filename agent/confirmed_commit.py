@@ -121,6 +121,7 @@ class ConfirmedCommits:
                 raise
             self.pending = PendingConfirmedCommit(snapshot, session_id, params.persist)
             self._arm(params.confirm_timeout)
+            self._report("start", self.server.sessions.get(session_id), params.confirm_timeout)
             return
         self._check_may_act(pending, session_id, params.persist_id, "confirm or extend")
         self.datastores.commit()
@@ -128,10 +129,12 @@ class ConfirmedCommits:
             pending.persist = params.persist if params.persist is not None else pending.persist
             pending.session_id = session_id
             self._arm(params.confirm_timeout)
+            self._report("extend", self.server.sessions.get(session_id), params.confirm_timeout)
         else:                                     # confirming commit
             pending.cancel_timer()
             self.pending = None
             self.datastores.drop_rollback_point()
+            self._report("complete", self.server.sessions.get(session_id))
 
     def cancel(self, session_id: int, persist_id: str | None) -> None:
         """RFC 6241 8.4.4.1 `<cancel-commit>`: roll back the pending confirmed commit now."""
@@ -141,6 +144,7 @@ class ConfirmedCommits:
                            type=ErrorType.PROTOCOL)
         self._check_may_act(pending, session_id, persist_id, "cancel")
         self.rollback("cancel-commit")
+        self._report("cancel", self.server.sessions.get(session_id))
 
     def _check_may_act(self, pending: PendingConfirmedCommit, session_id: int, persist_id: str | None,
                        what: str) -> None:
@@ -172,12 +176,20 @@ class ConfirmedCommits:
     def _timed_out(self, pending: PendingConfirmedCommit) -> None:
         if self.pending is pending:
             self.rollback("confirm-timeout expired")
+            self._report("timeout", None)
 
     def session_ended(self, session: "Session") -> None:
         """Session-end hook: a non-persistent confirmed commit dies with its session."""
         pending = self.pending
         if pending is not None and pending.persist is None and pending.session_id == session.id:
             self.rollback(f"session {session.id} ended before confirming")
+            self._report("cancel", session)
+
+    def _report(self, event: str, session: "Session | None", timeout: int | None = None) -> None:
+        """RFC 6470 netconf-confirmed-commit, when the server sends notifications."""
+        notifications = getattr(self.server, "notifications", None)
+        if notifications is not None:
+            notifications.sources.confirmed_commit_event(event, session, timeout)
 
     def rollback(self, reason: str) -> None:
         """Running becomes exactly what it was before the first confirmed commit."""

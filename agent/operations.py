@@ -22,6 +22,7 @@ from agent import (  # noqa: F401  (imported for their registrations)
     netconf_lock,       # RFC 6241 7.5, 7.6 lock, unlock
     netconf_sessions,   # RFC 6241 7.8, 7.9 close-session, kill-session
     nmda,               # RFC 8526 get-data, edit-data
+    notifications,      # RFC 5277 create-subscription, NETCONF stream; RFC 6470 events
     yang_library,       # RFC 8525 yang-library
 )
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "actions",
+    "notifications",
     "candidate", "confirmed_commit", "monitoring", "netconf_edit", "netconf_get",
     "netconf_lock", "netconf_sessions", "nmda", "yang_library",
 ]

@@ -193,9 +193,10 @@ class Schema:
 # ------------------------------------------------------------------------------------------
 
 #: The IETF modules the server implements (SPEC section 4), in the order yang-library lists them.
-#: `ietf-netconf-acm` (RFC 8341) and `ietf-netconf-notifications` (RFC 6470) join only with the
-#: code that enforces / sends them: advertising NACM, with its `enable-nacm true` default in
-#: get-config, while nothing checks access would make a user believe access control is on.
+#: `ietf-netconf-acm` (RFC 8341) joins only with the code that enforces it: advertising NACM,
+#: with its `enable-nacm true` default in get-config, while nothing checks access would make a
+#: user believe access control is on.  `ietf-netconf-notifications` (RFC 6470) is here because
+#: `agent.notifications` sends its events.
 IETF_MODULES: tuple[str, ...] = (
     "ietf-netconf",
     "ietf-netconf-with-defaults",
@@ -204,9 +205,16 @@ IETF_MODULES: tuple[str, ...] = (
     "ietf-datastores",
     "ietf-netconf-nmda",
     "ietf-origin",
+    "ietf-netconf-notifications",
     "ietf-yang-types",
     "ietf-inet-types",
 )
+
+#: RFC 5277 (create-subscription, /netconf/streams, replayComplete, notificationComplete) as
+#: YANG: the RFC has only an XML Schema and pyang ships no module for it, so the repository
+#: carries its own in :data:`RFC5277_YANG_DIR` (searched whatever the YANG directory is).
+RFC5277_MODULES: tuple[str, ...] = ("notifications", "nc-notifications")
+RFC5277_YANG_DIR = Path(__file__).resolve().parent.parent / "yang" / "rfc5277"
 
 #: Features the server supports where a module defines some it does not (`:url` is not
 #: implemented, SPEC section 4).  Modules not listed here have all their features enabled.
@@ -254,9 +262,10 @@ def load_schema(
     directory (where ietf-netconf, ietf-yang-types, ietf-inet-types ... live) is always
     searched after it, so a caller that gives its own directory still finds the imports.
     ``module_names`` defaults to ``vsi-l2-multicast`` (when present in ``yang/``) plus
-    :data:`IETF_MODULES`.  Requested modules that define something a server can implement
-    (data, rpcs, notifications, identities, augments) are ``implemented``; everything else
-    pyang loads for imports is import-only.  Raises :class:`SchemaError` on any pyang error.
+    :data:`IETF_MODULES` and :data:`RFC5277_MODULES` (whose directory is always searched
+    too).  Requested modules that define something a server can implement (data, rpcs,
+    notifications, identities, augments) are ``implemented``; everything else pyang loads
+    for imports is import-only.  Raises :class:`SchemaError` on any pyang error.
     """
     ctx, requested = _pyang_context(module_names, search_path, features)
     return _SchemaBuilder(ctx, requested).build()
@@ -273,6 +282,8 @@ def _pyang_context(
     from agent import paths
 
     dirs = list(search_path) if search_path is not None else [paths.yang_dir()]
+    if not any(_is_under(RFC5277_YANG_DIR, d) for d in dirs):   # pyang searches dirs recursively
+        dirs.append(RFC5277_YANG_DIR)
     dirs += [d for d in paths.pyang_module_dirs() if d not in dirs]
     existing = [str(d) for d in dirs if Path(d).is_dir()]
     repo = repository.FileRepository(os.pathsep.join(existing), use_env=False)
@@ -281,7 +292,7 @@ def _pyang_context(
 
     if module_names is None:
         ours = [VL2MC_MODULE] if VL2MC_MODULE in ctx.revs else []
-        module_names = ours + list(IETF_MODULES)
+        module_names = ours + list(IETF_MODULES) + list(RFC5277_MODULES)
     missing = [name for name in module_names if name not in ctx.revs]
     if missing:
         raise SchemaError([f"module '{name}' not found in {os.pathsep.join(existing)}" for name in missing])
@@ -300,6 +311,14 @@ def _pyang_context(
     if errors:
         raise SchemaError(errors)
     return ctx, list(module_names)
+
+
+def _is_under(path: Path, directory: Path | str) -> bool:
+    """True when ``path`` is ``directory`` or inside it (both resolved)."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(directory).resolve())
+    except OSError:
+        return False
 
 
 def _arg(stmt: Any, keyword: str) -> str | None:

@@ -43,6 +43,8 @@ from dataplane.config import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import asyncssh
 
+    from agent.notifications import NotificationStream
+
 log = logging.getLogger(__name__)
 
 #: Failed password attempts one SSH connection may make before it is closed (OpenSSH's
@@ -179,6 +181,8 @@ class Server:
         self.state: StateProvider = DataplaneState(dataplane)
         self._content_id = self._compute_content_id()
         self._module_capabilities = self._yang_1_0_module_capabilities()
+        #: RFC 5277 notifications (set by ``agent.notifications.install``)
+        self.notifications: NotificationStream | None = None
         agent.operations.install(self)
 
     # --- capabilities (RFC 6241 8, RFC 7950 5.6.4, RFC 8526 2) ---------------------------

@@ -400,12 +400,10 @@ def test_yang_dir_can_be_overridden_by_the_environment(monkeypatch: pytest.Monke
     assert schema.roots["{urn:solo}on"].default == "true"
 
 
-def test_nacm_and_netconf_notifications_are_not_implemented_until_something_enforces_them() -> None:
+def test_nacm_is_not_implemented_until_something_enforces_it() -> None:
     """Advertising ietf-netconf-acm (and its `enable-nacm true` default) with no access control
     behind it would make a user believe access is controlled."""
     assert "ietf-netconf-acm" not in IETF_MODULES
-    assert "ietf-netconf-notifications" not in IETF_MODULES
     modules = ours().modules
-    for name in ("ietf-netconf-acm", "ietf-netconf-notifications"):
-        assert name not in modules or not modules[name].implemented
+    assert "ietf-netconf-acm" not in modules or not modules["ietf-netconf-acm"].implemented
     assert NACM not in {node.namespace for node in ours().roots.values()}
