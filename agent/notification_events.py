@@ -223,10 +223,13 @@ def pw_switchover(event: PwSwitchover, when: datetime, interface_of: PwInterface
 
 
 def group_limit_exceeded(event: GroupLimitExceeded) -> Element:
-    """vsi-l2-multicast group-limit-exceeded (the refused group is not in the core's event)."""
+    """vsi-l2-multicast group-limit-exceeded, with the group of the refused report when the
+    core knows it."""
     body = etree.Element(qn(VL2MC, "group-limit-exceeded"), nsmap={None: VL2MC})
     _leaf(body, VL2MC, "vsi", event.vsi)
     _leaf(body, VL2MC, "limit", event.limit)
+    if event.group is not None:
+        _leaf(body, VL2MC, "group-address", event.group)
     return body
 
 

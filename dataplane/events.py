@@ -70,11 +70,14 @@ class PwSwitchover(NamedTuple):
 
 
 class GroupLimitExceeded(NamedTuple):
-    """limit-max-entry refused a report; sent once per crossing of the limit."""
+    """limit-max-entry refused a report; sent once per crossing of the limit.
+
+    ``group`` is the group of the report that crossed it (dotted; None when not known)."""
 
     vsi: str
     limit: int
     time: float = 0.0
+    group: str | None = None
 
 
 Event = GroupAdded | GroupRemoved | PwStateChanged | PwSwitchover | GroupLimitExceeded

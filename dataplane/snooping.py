@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
-from dataplane.addr import ALL_SYSTEMS, ip_int, ipv4_multicast_mac, is_link_local_group
+from dataplane.addr import ALL_SYSTEMS, ip_int, ip_str, ipv4_multicast_mac, is_link_local_group
 from dataplane.config import IgmpSnoopingConfig, StaticGroup
 from dataplane.events import EventQueue, GroupLimitExceeded
 from dataplane.igmp import GroupRecord, IgmpQuery, RecordType, build_query
@@ -480,7 +480,7 @@ class Snooping:
         """A v1/v2 report for a group the table does not have: exactly what
         ``_exclude_mode`` does then (one (G, *) entry, one EXCLUDE({}) membership, a GMI),
         kept as a plain group, because a filling table runs this once per group."""
-        if self.config.limit_max_entry is not None and not self._room_for_entry(now):
+        if self.config.limit_max_entry is not None and not self._room_for_entry(group, now):
             return False
         expires = now + self.membership_interval
         seq = self.deadlines.schedule_key(self._timers, group, expires)
@@ -688,7 +688,7 @@ class Snooping:
             membership = entry.ports.get(port)
             if membership is not None:
                 return membership
-        elif not static and not self._room_for_entry(now):
+        elif not static and not self._room_for_entry(group, now):
             return None
         else:
             if rows is None:
@@ -700,14 +700,14 @@ class Snooping:
         self.on_change(group)
         return membership
 
-    def _room_for_entry(self, now: float) -> bool:
+    def _room_for_entry(self, group: int, now: float) -> bool:
         limit = self.config.limit_max_entry
         if limit is None or self.entry_count < limit:
             return True
         self.stats.reports_refused_by_limit += 1
         if not self.limit_crossed:
             self.limit_crossed = True
-            self.events.append(GroupLimitExceeded(self.vsi, limit, now))
+            self.events.append(GroupLimitExceeded(self.vsi, limit, now, ip_str(group)))
         return False
 
     def _remove_port(self, group: int, source: int, port: str, now: float, reason: str) -> None:

@@ -684,11 +684,12 @@ def test_group_limit_exceeded_event_becomes_a_group_limit_exceeded_notification(
         agent_server: Any, nc: manager.Manager) -> None:
     nc.create_subscription()
     epoch = agent_server.server.dataplane.epoch
-    _dataplane_events(agent_server, [GroupLimitExceeded("iptv", 2, 7.0)])
+    _dataplane_events(agent_server, [GroupLimitExceeded("iptv", 2, 7.0, "239.1.1.3")])
     message, body = take_content(nc, qn(VL2MC, "group-limit-exceeded"))
     assert message.findtext(EVENT_TIME) == notification_events.date_and_time(
         datetime.fromtimestamp(epoch + 7.0, timezone.utc))
-    assert (body.findtext(qn(VL2MC, "vsi")), body.findtext(qn(VL2MC, "limit"))) == ("iptv", "2")
+    assert (body.findtext(qn(VL2MC, "vsi")), body.findtext(qn(VL2MC, "limit")),
+            body.findtext(qn(VL2MC, "group-address"))) == ("iptv", "2", "239.1.1.3")
     ok, why = yanglint_notification(etree.tostring(message), OPERATIONAL_IPTV)
     assert ok, why
 

@@ -464,7 +464,7 @@ def test_limit_max_entry_refuses_and_notifies_once_per_crossing() -> None:
     assert set(table(dev)) == {(G1, "0.0.0.0"), (G2, "0.0.0.0")}
     assert stats(dev).reports_refused_by_limit == 2
     assert [e for e in dev.pop_events() if isinstance(e, GroupLimitExceeded)] == [
-        GroupLimitExceeded("iptv", 2, 1.0)]
+        GroupLimitExceeded("iptv", 2, 1.0, G3)]
     dev.receive("ac2", leave(G1, 2), 2.0)
     dev.receive("ac2", report(G3, 2), 3.0)  # room again
     dev.receive("ac2", report("239.1.1.4", 2), 4.0)  # crossing again
