@@ -22,7 +22,9 @@ PW beforehand; without it SPE2 learns nothing until the next query and report.
 Measured per run (:class:`FailoverResult`): frames lost at the receivers in the measured
 window, the longest interruption, duplicates, upstream MAC moves, loops (a node receiving
 its own frames), and for context the frames lost in flight on the cut link and the entries
-SPE2 held on its PW when the failure came.
+SPE2 held on its PW when the failure came. Each run also carries a
+:class:`ReceptionTimeline`: the frames each receiver got per time bin (10 ms by default)
+from a second before the cut to the end of the run, what a plot of the switchover shows.
 
 The revert scenario (:func:`run_revert`, :class:`RevertResult`) goes on from there: the
 primary comes back after an outage, and wait-to-restore later the UPE reverts to it. With
@@ -38,7 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 from dataplane.addr import ip_int, mac_bytes, mac_str
 from dataplane.config import AcConfig, DeviceConfig, IgmpSnoopingConfig, PwConfig, VsiConfig
@@ -46,8 +48,8 @@ from dataplane.device import Device
 from dataplane.events import PwStateChanged, PwSwitchover
 from dataplane.sim import DeviceNode, Host, Link, MacMove, MulticastStream, Router, Simulator, Switch
 
-__all__ = ["FailoverLab", "FailoverResult", "RevertResult", "build_lab", "device_configs", "format_revert_table",
-           "format_table", "main", "run_failover", "run_revert"]
+__all__ = ["FailoverLab", "FailoverResult", "ReceptionTimeline", "RevertResult", "TimelineRecorder", "build_lab",
+           "device_configs", "format_revert_table", "format_table", "main", "run_failover", "run_revert"]
 
 VSI = "iptv"
 VC_ID = 100
@@ -66,6 +68,75 @@ MACS = {
 ROUTER_IP = ip_int("192.0.2.1")
 FAILURES = ("carrier", "silent")
 RECEIVER_IPS = {"receiver1": ip_int("198.51.100.11"), "receiver2": ip_int("198.51.100.12")}
+
+
+@dataclass(frozen=True)
+class ReceptionTimeline:
+    """Frames each receiver got per time bin: the shape of an interruption, not just its size.
+
+    ``counts[receiver][i]`` counts every multicast data frame of a joined group (duplicates
+    included: they are frames received too) that reached the receiver in
+    ``[start + i * bin_width, start + (i + 1) * bin_width)``, virtual seconds.
+    """
+
+    start: float
+    bin_width: float
+    counts: dict[str, tuple[int, ...]] = field(hash=False)
+    cut: float
+    """When the primary PW failed: the moment a plot marks."""
+
+    def bin_starts(self) -> list[float]:
+        """Each bin's start time (absolute virtual seconds)."""
+        bins = len(next(iter(self.counts.values()), ()))
+        return [self.start + i * self.bin_width for i in range(bins)]
+
+    def total(self, receiver: str) -> int:
+        return sum(self.counts[receiver])
+
+
+class TimelineRecorder:
+    """Reads each receiver's frame count at every bin boundary of ``[start, stop)``.
+
+    It samples the hosts' own reception records from simulator events instead of hooking
+    their receive path: the hosts stay as they are, and a sample costs one event per bin
+    rather than one record per frame. It sends nothing and draws no random number, so a
+    run with a recorder is the same run as without one.
+    """
+
+    def __init__(self, sim: Simulator, receivers: dict[str, Host], *, start: float, stop: float,
+                 bin_width: float, cut: float) -> None:
+        if not bin_width > 0:
+            raise ValueError(f"a timeline bin is a positive number of seconds, not {bin_width!r}")
+        if not stop - start >= bin_width or start < sim.now:
+            raise ValueError(f"a timeline window holds at least one bin ({bin_width:g} s) from now "
+                             f"({sim.now:g} s) on: {start!r}..{stop!r} does not")
+        self.receivers = receivers
+        self.start = start
+        self.bin_width = bin_width
+        self.cut = cut
+        self.bins = int((stop - start) / bin_width)  # whole bins: the last sample is never after stop
+        self.stop = start + self.bins * bin_width
+        self._samples: dict[str, list[int]] = {name: [] for name in receivers}
+        for i in range(self.bins + 1):
+            sim.at(start + i * bin_width, self._sample)
+
+    def _sample(self) -> None:
+        for name, host in self.receivers.items():
+            self._samples[name].append(_frames_received(host))
+
+    def timeline(self) -> ReceptionTimeline:
+        """The counts per bin; the simulation must have run past the window's end."""
+        samples = next(iter(self._samples.values()), [])
+        if len(samples) != self.bins + 1:
+            raise RuntimeError(f"the simulation has not reached the timeline's end ({self.stop:g} s)")
+        counts = {name: tuple(b - a for a, b in zip(taken, taken[1:])) for name, taken in self._samples.items()}
+        return ReceptionTimeline(start=self.start, bin_width=self.bin_width, counts=counts, cut=self.cut)
+
+
+def _frames_received(host: Host) -> int:
+    """Every data frame of a joined group the host got so far, duplicates included (the
+    counters, not the sequence sets, which a long-running lab's hosts do not keep)."""
+    return sum(reception.received + reception.duplicates for reception in host.receptions.values())
 
 
 @dataclass(frozen=True)
@@ -91,9 +162,13 @@ class FailoverResult:
     recovered_at: float | None
     """When the last receiver got its first frame after the failure (None: never)."""
     seed: int
+    timeline: ReceptionTimeline | None = field(default=None, hash=False)
+    """Frames per receiver per bin around the cut (None when the run recorded none)."""
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The measurements, without the timeline: thousands of bins are a plot's data, not
+        a report's."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "timeline"}
 
 
 @dataclass(frozen=True)
@@ -251,6 +326,8 @@ def run_failover(
     fail_at: float | None = None,
     pw_delay: float = 0.001,
     failure: str = "carrier",
+    timeline_bin: float = 0.01,
+    timeline_before: float = 1.0,
 ) -> FailoverResult:
     """Build the lab, stream, cut the primary PW's link mid-stream, measure.
 
@@ -264,12 +341,19 @@ def run_failover(
     ``failure`` is ``"carrier"`` (the link goes down: both ends see carrier loss at once)
     or ``"silent"`` (the link drops everything with carrier up: the PW keepalives must
     detect it, interval x multiplier later).
+
+    The result's timeline counts frames per receiver in ``timeline_bin`` second bins from
+    ``timeline_before`` seconds before the cut (never before 0) to the end of the run.
     """
     configs, lab, streams = _streaming_lab(feature, seed, failure, source_mac_replace=source_mac_replace,
                                            query_interval=query_interval, max_response_time=max_response_time,
                                            rate=rate, version=version, pw_delay=pw_delay)
     cut = fail_at if fail_at is not None else lab.router.last_startup_query_time + query_interval / 2
     end = lab.router.next_query_time(cut) + max_response_time + 2.0
+    if timeline_before < 0:
+        raise ValueError(f"timeline_before is seconds before the cut, not {timeline_before!r}")
+    recorder = TimelineRecorder(lab.sim, lab.receivers, start=max(0.0, cut - timeline_before), stop=end,
+                                bin_width=timeline_bin, cut=cut)
 
     lab.sim.run(cut)
     spe2_entries = _entries_on(lab.spe2, "pw-upe")
@@ -293,6 +377,7 @@ def run_failover(
         fail_at=cut,
         recovered_at=reception.recovered_at,
         seed=seed,
+        timeline=recorder.timeline(),
     )
 
 
