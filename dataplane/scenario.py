@@ -42,7 +42,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field, fields
 
-from dataplane.addr import ip_int, mac_bytes, mac_str
+from dataplane.addr import ip_int, mac_bytes
 from dataplane.config import AcConfig, DeviceConfig, IgmpSnoopingConfig, PwConfig, VsiConfig
 from dataplane.device import Device
 from dataplane.events import PwStateChanged, PwSwitchover

@@ -50,8 +50,38 @@ def compiled_schema() -> Any:
     return _SCHEMA
 
 
+class LoopThread:
+    """An asyncio loop on a background thread: the test thread plays the client and hands
+    the loop work with :meth:`call` (coroutines) and :meth:`run` (plain functions)."""
+
+    loop: asyncio.AbstractEventLoop
+    _thread: threading.Thread | None = None
+
+    def _start_loop(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def _stop_loop(self) -> None:
+        assert self._thread is not None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+        self._thread = None
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def run(self, func: Callable[[], T]) -> T:
+        """Run a plain function on the loop (the only thread that may touch what runs there)."""
+        async def wrapper() -> T:
+            return func()
+        return self.call(wrapper())
+
+
 @dataclass
-class RunningAgent:
+class RunningAgent(LoopThread):
     """An agent on a background event loop; what tests connect to."""
 
     state_dir: Path
@@ -63,13 +93,9 @@ class RunningAgent:
     #: ``() -> Dataplane`` for each start; None: the server's default (a standalone simulator)
     dataplane_factory: Callable[[], Any] | None = None
     server: Server = field(init=False)
-    loop: asyncio.AbstractEventLoop = field(init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="agent-loop", daemon=True)
-        self._thread.start()
+        self._start_loop("agent-loop")
         options: dict[str, Any] = dict(host=self.host, port=self.port, state_dir=self.state_dir,
                                        admin_password=self.password)
         options.update(self.config_overrides)
@@ -95,27 +121,10 @@ class RunningAgent:
         finally:
             self._stop_loop()
 
-    def _stop_loop(self) -> None:
-        assert self._thread is not None
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
-        self._thread = None
-
     def restart(self) -> None:
         """Stop and start again on the same port and state directory (persistence tests)."""
         self.stop()
         self.start()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the agent's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def run(self, func: Callable[[], T]) -> T:
-        """Run a plain function on the agent's loop (the only thread that may touch the server)."""
-        async def wrapper() -> T:
-            return func()
-        return self.call(wrapper())
 
     def wait_until(self, predicate: Callable[[Server], bool], timeout: float = 10.0) -> bool:
         """Poll ``predicate(server)`` on the loop until it holds; False if it never did."""
@@ -307,7 +316,7 @@ def raw_netconf(agent_server: RunningAgent) -> Iterator[Callable[..., RawNetconf
 # --- the lab (issue 4): three agents over one real-time topology, in-process ------------------
 
 @dataclass
-class RunningLab:
+class RunningLab(LoopThread):
     """`agent.lab.Lab` on a background event loop; agents on free ports of 127.0.0.1."""
 
     state_dir: Path
@@ -317,15 +326,11 @@ class RunningLab:
     #: 0: every agent on a free port of its own; else UPE here, SPE1 and SPE2 on the next two
     base_port: int = 0
     lab: Any = field(init=False)
-    loop: asyncio.AbstractEventLoop = field(init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> None:
         from agent.lab import Lab, LabOptions
 
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="lab-loop", daemon=True)
-        self._thread.start()
+        self._start_loop("lab-loop")
         options = LabOptions(base_port=self.base_port, state_dir=self.state_dir, feature=self.feature,
                              querier_interval=self.querier_interval, rate=self.rate,
                              admin_password=ADMIN_PASSWORD)
@@ -349,22 +354,12 @@ class RunningLab:
         finally:
             self._stop_loop()
 
-    def _stop_loop(self) -> None:
-        assert self._thread is not None
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
-        self._thread = None
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
     def run(self, func: Callable[[], T]) -> T:
-        """Run ``func`` on the lab's loop (the only thread that may touch the simulation)."""
-        async def wrapper() -> T:
+        """Run ``func`` on the lab's loop, the simulation brought up to the wall clock first."""
+        def caught_up() -> T:
             self.lab.runner.catch_up()
             return func()
-        return self.call(wrapper())
+        return super().run(caught_up)
 
     def wait_until(self, predicate: Callable[[Any], bool], timeout: float = 30.0) -> bool:
         """Poll ``predicate(lab)`` on the loop until it holds; False if it never did."""

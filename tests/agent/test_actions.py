@@ -28,7 +28,6 @@ from ncclient.operations.rpc import RPCError
 
 from agent.dataplane_driver import SimDataplane
 from agent.paths import YANG_DIR, pyang_module_dirs
-from agent.server import Server, ServerConfig
 from agent.xmlns import NC, VL2MC, YANG, qn
 from dataplane.config import DeviceConfig
 from dataplane.scenario import GROUPS, RECEIVER_GROUPS, FailoverLab, build_lab, device_configs
@@ -36,7 +35,7 @@ from dataplane.sim import Simulator
 from dataplane.sim.realtime import RealTimeRunner
 from tests.agent.test_edit_config import config, edit, errors_of, running, snapshot
 from tests.agent.yang_oracles import MODULE_FILE
-from tests.conftest import RunningAgent, compiled_schema
+from tests.conftest import RunningAgent
 
 V = f"{{{VL2MC}}}"
 PRIMARY = ("10.0.0.1", 100)
@@ -53,10 +52,8 @@ class LabAgent(RunningAgent):
     lab: FailoverLab | None = None
     dataplane: SimDataplane | None = None
 
-    async def _build_and_start(self, server_config: ServerConfig) -> Server:
-        server = Server(server_config, schema=compiled_schema(), dataplane=self.dataplane)
-        await server.start()
-        return server
+    def __post_init__(self) -> None:
+        self.dataplane_factory = lambda: self.dataplane
 
     def in_lab(self, action: Callable[[], Any]) -> Any:
         """Run ``action`` on the agent's loop at the simulation's present (like an rpc does)."""

@@ -13,20 +13,11 @@ import pytest
 
 from dataplane.config import PwConfig
 from dataplane.scenario import FailoverResult, main, run_failover
+from tests.dataplane.conftest import FAST_FAILOVER
 
-FAST = {"query_interval": 10.0, "max_response_time": 2.0, "rate": 1000.0}
+FAST = FAST_FAILOVER
 RECEPTIONS = 4  # receiver1: 239.1.1.1 and .2; receiver2: .2 and .3
 PW_DELAY = 0.001
-
-
-@pytest.fixture(scope="module")
-def without() -> FailoverResult:
-    return run_failover(False, seed=1, **FAST)
-
-
-@pytest.fixture(scope="module")
-def with_feature() -> FailoverResult:
-    return run_failover(True, seed=1, **FAST)
 
 
 def test_with_feature_spe2_holds_every_group_before_the_failure(with_feature: FailoverResult) -> None:

@@ -19,18 +19,9 @@ from dataplane.scenario import (
     run_failover,
 )
 from dataplane.sim import Simulator
+from tests.dataplane.conftest import FAST_FAILOVER
 
-FAST = {"query_interval": 10.0, "max_response_time": 2.0, "rate": 1000.0}
-
-
-@pytest.fixture(scope="module")
-def without() -> FailoverResult:
-    return run_failover(False, seed=1, **FAST)
-
-
-@pytest.fixture(scope="module")
-def with_feature() -> FailoverResult:
-    return run_failover(True, seed=1, **FAST)
+FAST = FAST_FAILOVER
 
 
 def _timeline(result: FailoverResult) -> ReceptionTimeline:
