@@ -7,8 +7,13 @@ selection of VSIs, into the shape :class:`agent.state_provider.StateProvider` re
 top-level ``vsis`` with, per VSI, its key and only state descendants (plus the keys that
 place them: ``ac/interface``, ``pw/peer-address`` and ``vc-id``).
 
-Reading never changes the dataplane and never looks at a VSI it was not asked for: a get
-for one VSI must not render 10,000 group tables.  Times are the dataplane's floats, passed
+Reading never changes the dataplane and never looks at what it was not asked for (a
+:class:`agent.state_provider.StateSelection`): a get for one VSI must not render 10,000 group
+tables, and a get for one group must not render the other 99,999 rows of its table - named
+VSIs and named group rows are looked up by key, never found by scanning.  Rows are rendered
+in (group, source) order, the whole table as much as a selection of it, so that a filtered
+reply lists its rows in the order the unfiltered one has them (sorting 100k groups costs
+about 25 ms, against about 0.9 s to render them).  Times are the dataplane's floats, passed
 in as ``now`` (STYLE: time is a parameter): ``up-time`` and ``age`` are whole seconds since,
 ``expires`` whole seconds left (rounded up, so a live timer never shows 0).  Date-and-time
 leaves need a wall clock; ``epoch`` is the Unix time of dataplane time 0 (0.0 for a driver
@@ -40,19 +45,21 @@ describes (``bad-ethertype``, ``igmp-fragment``, ``bad-igmp-group``, ``bad-igmp-
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from agent.state_provider import GroupKey, StateSelection, VsiParts
 from agent.xmlns import VL2MC
+from dataplane.addr import ip_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent.dataplane_driver import Dataplane
     from dataplane.device import Device
-    from dataplane.snooping import Snooping
+    from dataplane.snooping import Entry, Snooping
     from dataplane.vsi import Vsi
 
 __all__ = ["COUNTERS", "INVALID_REASONS", "UNCOUNTED_STATISTICS", "DataplaneState", "device_state", "vsi_state"]
@@ -120,40 +127,48 @@ Out = list[str]
 
 def vsi_state(device: "Device", vsi_name: str, now: float, *, epoch: float = 0.0) -> list[etree._Element]:
     """The ``config false`` data of one VSI as ``[vsis]`` (empty if there is no such VSI)."""
-    return device_state(device, {vsi_name}, now, epoch=epoch)
+    return device_state(device, StateSelection.of_vsis([vsi_name]), now, epoch=epoch)
 
 
-def device_state(device: "Device", vsi_names: set[str] | None, now: float, *,
+def device_state(device: "Device", selection: StateSelection, now: float, *,
                  epoch: float = 0.0) -> list[etree._Element]:
-    """The ``config false`` data of the named VSIs (None: every VSI) as ``[vsis]``.
+    """The ``config false`` data of the VSIs ``selection`` names, as ``[vsis]``.
 
     Named VSIs are looked up by key one by one, in name order, so a selection never walks
     the others; names the device does not have are skipped (a filter may name anything).
-    Returns an empty list when no VSI is rendered.
+    Of each VSI only the parts selected are rendered (:class:`VsiParts`).  Returns an empty
+    list when no VSI is rendered.
     """
-    if vsi_names is None:
-        selected: Iterable[Vsi] = list(device.vsis.values())
-    else:
-        selected = [vsi for vsi in (device.vsis.get(name) for name in sorted(vsi_names)) if vsi is not None]
     out: Out = [f'<vsis xmlns="{VL2MC}">']
-    for vsi in selected:
-        _render_vsi(out, vsi, now, epoch)
+    for vsi, parts in _selected_vsis(device, selection):
+        _render_vsi(out, vsi, parts, now, epoch)
     if len(out) == 1:
         return []
     out.append("</vsis>")
     return [etree.fromstring("".join(out), _PARSER)]
 
 
-def _render_vsi(out: Out, vsi: "Vsi", now: float, epoch: float) -> None:
+def _selected_vsis(device: "Device", selection: StateSelection) -> list[tuple["Vsi", VsiParts]]:
+    """(VSI, its selected parts): every VSI in device order, or the named ones looked up by key."""
+    if selection.other_vsis is None:
+        found = ((device.vsis.get(name), parts) for name, parts in sorted(selection.vsis.items()))
+        return [(vsi, parts) for vsi, parts in found if vsi is not None]
+    every = selection.other_vsis
+    return [(vsi, every.union(selection.vsis[name]) if name in selection.vsis else every)
+            for name, vsi in device.vsis.items()]
+
+
+def _render_vsi(out: Out, vsi: "Vsi", parts: VsiParts, now: float, epoch: float) -> None:
     out.append(f"<vsi><name>{escape(vsi.name)}</name>")
     _render_acs(out, vsi)
     _render_pws(out, vsi)
     out.append("<igmp-snooping>")
     if vsi.snooping is not None:
-        _render_snooping(out, vsi, vsi.snooping, now)
+        _render_snooping(out, vsi, vsi.snooping, parts.groups, now)
     _render_statistics(out, vsi.stats.as_dict(), epoch)
     out.append("</igmp-snooping>")
-    _render_mac_table(out, vsi, now)
+    if parts.mac_table:
+        _render_mac_table(out, vsi, now)
     out.append("</vsi>")
 
 
@@ -179,7 +194,8 @@ def _render_pws(out: Out, vsi: "Vsi") -> None:
     out.append("</pws>")
 
 
-def _render_snooping(out: Out, vsi: "Vsi", snooping: "Snooping", now: float) -> None:
+def _render_snooping(out: Out, vsi: "Vsi", snooping: "Snooping", groups: frozenset[GroupKey] | None,
+                     now: float) -> None:
     address, is_self = snooping.querier.current(now)
     out.append("<querier>")
     if address is not None:
@@ -187,7 +203,10 @@ def _render_snooping(out: Out, vsi: "Vsi", snooping: "Snooping", now: float) -> 
     out.append(f"<is-self>{_BOOL[is_self]}</is-self></querier>")
     out.append(f"<entries-count>{snooping.entry_count}</entries-count>")
     _render_router_ports(out, snooping, now)
-    _render_groups(out, vsi, snooping, now)
+    if groups is None:
+        _render_groups(out, vsi, _whole_table(snooping), now)
+    elif groups:
+        _render_groups(out, vsi, _rows_by_key(snooping, groups), now)
 
 
 def _render_router_ports(out: Out, snooping: "Snooping", now: float) -> None:
@@ -201,15 +220,59 @@ def _render_router_ports(out: Out, snooping: "Snooping", now: float) -> None:
         out.append("</router-port>")
 
 
-def _render_groups(out: Out, vsi: "Vsi", snooping: "Snooping", now: float) -> None:
+Rows = Iterable[tuple[int, Mapping[int, "Entry"]]]
+
+
+def _whole_table(snooping: "Snooping") -> Rows:
+    """Every (group, {source: entry}), in group order."""
+    groups = snooping.groups
+    return ((group, groups[group]) for group in sorted(groups))
+
+
+def _rows_by_key(snooping: "Snooping", keys: frozenset[GroupKey]) -> Iterator[tuple[int, Mapping[int, "Entry"]]]:
+    """The rows a filter names, looked up by (group, source), in group order.
+
+    A key whose address is not a dotted quad names no row: every row's address is printed
+    as one, so the filter could not match it either.
+    """
+    wanted: dict[int, set[int] | None] = {}   # group -> its sources, None for every source
+    for group_text, source_text in keys:
+        group = _address(group_text)
+        if group is None:
+            continue
+        if source_text is None:
+            wanted[group] = None
+            continue
+        source, sources = _address(source_text), wanted.setdefault(group, set())
+        if source is not None and sources is not None:
+            sources.add(source)
+    table = snooping.groups
+    for group in sorted(wanted):
+        rows = table.get(group)
+        sources = wanted[group]
+        if rows is not None and sources is not None:
+            rows = {s: rows[s] for s in sources if s in rows}
+        if rows:
+            yield group, rows
+
+
+def _address(text: str) -> int | None:
+    try:
+        return ip_int(text)
+    except ValueError:
+        return None
+
+
+def _render_groups(out: Out, vsi: "Vsi", table: Rows, now: float) -> None:
     """The group table: the one part that can hold 100k rows, so what does not depend on the
     row (a port's name and forwarding state) is worked out once per port, not per row."""
     ports: dict[str, tuple[str, str]] = {}
     append, ip, elapsed, left = out.append, _ip, _elapsed, _left
-    for group, rows in snooping.groups.items():
+    for group, rows in table:
         group_text = ip(group)
         mac_text = ""
-        for source, entry in rows.items():
+        for source in sorted(rows) if len(rows) > 1 else rows:
+            entry = rows[source]
             if not mac_text:
                 mac_text = entry.mac.hex(":")
             append(f"<group><group-address>{group_text}</group-address>"
@@ -293,16 +356,14 @@ class DataplaneState:
     """The :class:`agent.state_provider.StateProvider` of a running dataplane.
 
     Only ``vsis`` carries state in this module; a request whose filter cannot select it gets
-    nothing, and one that names VSIs gets those rendered and no other.
+    nothing, and one that names VSIs, or group rows, gets those rendered and no other.
     """
 
     def __init__(self, dataplane: "Dataplane") -> None:
         self.dataplane = dataplane
 
-    def operational(self, tags: set[str] | None, vsi_names: set[str] | None) -> list[etree._Element]:
-        if tags is not None and _VSIS not in tags:
-            return []
-        if vsi_names is not None and not vsi_names:
+    def operational(self, selection: StateSelection) -> list[etree._Element]:
+        if not selection.wants(_VSIS) or selection.vsi_names == frozenset():
             return []
         dataplane = self.dataplane
-        return device_state(dataplane.device, vsi_names, dataplane.now(), epoch=dataplane.epoch)
+        return device_state(dataplane.device, selection, dataplane.now(), epoch=dataplane.epoch)

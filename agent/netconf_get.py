@@ -7,8 +7,10 @@ output is always a fresh copy, so the datastore trees are only ever read.
 `<get>` reads running *plus state*.  The state comes from the server's own modules
 (ietf-netconf-monitoring, ietf-yang-library) and from ``server.state`` (the
 :class:`~agent.state_provider.StateProvider`), merged into a copy of running by list keys.
-The filter's hints (which top-level nodes, which VSIs) go to the provider, and the copy of
-running is limited to them, so a `<get>` for one VSI copies and renders one VSI.
+What the filter can select (a :class:`~agent.state_provider.StateSelection`: which top-level
+nodes, which VSIs, which of their group rows, whether their MAC tables) goes to the provider,
+and the copy of running is limited to the same VSIs, so a `<get>` for one group of one VSI
+copies one VSI and renders one group row.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lxml import etree
 from agent.errors import ErrorTag, ErrorType, RpcError
 from agent.rpc import RpcContext, SerializedReply, operation
 from agent.schema import Schema, SchemaNode
+from agent.state_provider import EVERYTHING, StateSelection
 from agent.subtree_filter import (VSI_TAG, VSIS_TAG, Selection, SubtreeFilter, find_entries, key_values,
                                   subtree_hints)
 from agent.with_defaults import BASIC_MODE, apply_with_defaults, parse_mode
@@ -34,7 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Element = etree._Element
 Filter = Union[SubtreeFilter, XPathFilter]
-Hints = tuple[set[str] | None, set[str] | None]
 
 FILTER_TAG = qn(NC, "filter")
 XPATH_CAPABILITY = "urn:ietf:params:netconf:capability:xpath:1.0"
@@ -79,10 +81,10 @@ def parse_filter(op: Element, schema: Schema | None, *,
                    type=ErrorType.PROTOCOL, info=[("bad-attribute", "type"), ("bad-element", "filter")])
 
 
-def filter_hints(flt: Filter | None, schema: Schema | None) -> Hints:
-    """(top-level tags, VSI names) the filter can reach, for the state provider."""
+def filter_hints(flt: Filter | None, schema: Schema | None) -> StateSelection:
+    """What the filter can select of the state (a superset), for the state provider."""
     if flt is None:
-        return None, None
+        return EVERYTHING
     if isinstance(flt, XPathFilter):
         return flt.hints(schema)
     return subtree_hints(flt.filter_el, schema)
@@ -142,24 +144,25 @@ def register_builtin_state(tag: str) -> Callable[[Callable[["Server"], Element]]
     return register
 
 
-def operational_tops(server: "Server", hints: Hints, config_root: Element | None = None) -> list[Element]:
-    """Top-level nodes of `<operational>` (config of running, merged with state), limited by hints.
+def operational_tops(server: "Server", selection: StateSelection = EVERYTHING,
+                     config_root: Element | None = None) -> list[Element]:
+    """Top-level nodes of `<operational>` (config of running, merged with state), limited to
+    what ``selection`` (from :func:`filter_hints`) says the filter can reach.
 
     Each returned node is a private copy and the root of its own document (what the XPath
     filter needs).  ``config_root`` defaults to running (intended = running here).
     """
-    tags, vsi_names = hints
     schema: Schema = server.schema
     root = server.datastores.root("running") if config_root is None else config_root
     index = server.datastores.running.index if root is server.datastores.running.root else None
     tops: dict[str, Element] = {}
     for top in root:
-        if isinstance(top.tag, str) and (tags is None or top.tag in tags):
-            tops[top.tag] = _restricted_copy(top, vsi_names, schema, index)
+        if isinstance(top.tag, str) and selection.wants(top.tag):
+            tops[top.tag] = _restricted_copy(top, selection.vsi_names, schema, index)
     for tag, builder in BUILTIN_STATE.items():
-        if tags is None or tag in tags:
+        if selection.wants(tag):
             _merge_top(tops, builder(server), schema, origin="system")
-    for state in server.state.operational(tags, vsi_names):
+    for state in server.state.operational(selection):
         _adopt_origin_attributes(state)
         _merge_top(tops, state, schema, origin="learned")
     order = {tag: i for i, tag in enumerate(schema.roots)}
@@ -177,9 +180,10 @@ def _adopt_origin_attributes(state: Element) -> None:
         el.set(STATE_ORIGIN_MARK, el.attrib.pop(attr))
 
 
-def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema,
+def _restricted_copy(top: Element, vsi_names: frozenset[str] | None, schema: Schema,
                      index: EntryIndex | None) -> Element:
-    """A copy of a top-level node; for `vsis`, only the named VSIs when names are known.
+    """A copy of a top-level node; for `vsis`, only the named VSIs when names are known, in
+    the order of running (as the unfiltered view has them).
 
     The copy declares the internal namespace on itself: merged state entries are marked
     with :data:`STATE_ORIGIN_MARK`, and an entry whose ancestors do not declare it gets a
@@ -194,11 +198,13 @@ def _restricted_copy(top: Element, vsi_names: set[str] | None, schema: Schema,
         shell.text = whole.text
         shell.extend(list(whole))
         return shell
-    for name in sorted(vsi_names):
-        for entry in find_entries(top, vsi_node, (name,), index):
-            clone = copy.deepcopy(entry)
-            clone.tail = None
-            shell.append(clone)
+    entries = [entry for name in vsi_names for entry in find_entries(top, vsi_node, (name,), index)]
+    if len(entries) > 1:
+        entries.sort(key=top.index)  # (index walks the siblings in C: ~30 us among 10k VSIs)
+    for entry in entries:
+        clone = copy.deepcopy(entry)
+        clone.tail = None
+        shell.append(clone)
     return shell
 
 

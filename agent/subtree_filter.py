@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from agent.schema import Schema, SchemaNode
+from agent.state_provider import EVERYTHING, NO_PARTS, NOTHING, WHOLE_VSI, GroupKey, StateSelection, VsiParts
 from agent.xmlns import NC, VL2MC, element_children, qn, split_qn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -321,37 +322,121 @@ def apply_subtree_filter(filter_el: Element, tops: Sequence[Element], schema: Sc
 
 
 # --- hints for the state provider ------------------------------------------------------------
+#
+# What a filter can select of the state (:class:`StateSelection`), read from the filter alone
+# before anything is built.  Always a superset: the filter itself runs on the result.  The
+# reasoning at each level is the same - content match nodes are ANDed (6.2.5), so they only
+# ever narrow what their siblings select; they never need data the selection leaves out,
+# because every leaf they can test is rendered with its VSI (name, description, counters) or
+# with its group row.  A sibling set of content matches only selects its parent whole.
 
-def subtree_hints(filter_el: Element, schema: Schema | None = None) -> tuple[set[str] | None, set[str] | None]:
-    """(top-level tags, VSI names) the filter can select, for :class:`StateProvider` (None = all)."""
+GROUP_TAG = qn(VL2MC, "group")
+IGMP_SNOOPING_TAG = qn(VL2MC, "igmp-snooping")
+MAC_TABLE_TAG = qn(VL2MC, "mac-table")
+GROUP_ADDRESS_TAG = qn(VL2MC, "group-address")
+SOURCE_ADDRESS_TAG = qn(VL2MC, "source-address")
+
+
+def subtree_hints(filter_el: Element, schema: Schema | None = None) -> StateSelection:
+    """What the subtree filter ``filter_el`` can select, for :class:`StateProvider`."""
     fnodes = element_children(filter_el)
-    tags: set[str] | None = set()
+    if not fnodes:
+        return NOTHING  # 6.1: an empty filter selects nothing
+    content, selections, containments = _partition(fnodes)
+    if content and not selections and not containments:
+        return EVERYTHING  # only content matches: every top-level node would be reported whole
+    selection = StateSelection(tags=_top_tags(fnodes, schema), other_vsis=None)
+    for fnode in fnodes:
+        if _names(fnode, VSIS_TAG):
+            selection = selection.union(_vsis_hints(fnode))
+    return selection
+
+
+def _top_tags(fnodes: list[Element], schema: Schema | None) -> frozenset[str] | None:
+    tags: set[str] = set()
     for fnode in fnodes:
         if not is_wildcard(fnode):
-            tags.add(fnode.tag)  # type: ignore[union-attr]
-        elif schema is not None and tags is not None:
+            tags.add(fnode.tag)  # type: ignore[arg-type]
+        elif schema is None:
+            return None
+        else:
             local = split_qn(fnode.tag)[1]
             tags |= {tag for tag, node in schema.roots.items() if node.name == local}
-        else:
-            tags = None
-    return tags, _vsi_names([f for f in fnodes if _names(f, VSIS_TAG)])
+    return frozenset(tags)
 
 
 def _names(fnode: Element, tag: str) -> bool:
     return fnode.tag == tag or (is_wildcard(fnode) and split_qn(fnode.tag)[1] == split_qn(tag)[1])
 
 
-def _vsi_names(vsis_nodes: list[Element]) -> set[str] | None:
-    names: set[str] = set()
-    for vsis in vsis_nodes:
-        if content_of(vsis) is not None or not element_children(vsis):
-            return None  # selection node: every VSI
-        for vsi in element_children(vsis):
-            if not _names(vsi, VSI_TAG):
-                continue
-            keys = [content_of(c) for c in element_children(vsi) if _names(c, VSI_NAME_TAG) and not element_children(c)]
-            keys = [k for k in keys if k is not None]
-            if not keys:
-                return None
-            names.update(keys)
-    return names
+def _vsis_hints(vsis: Element) -> StateSelection:
+    """The VSIs (and their parts) one ``vsis`` filter node can select."""
+    vsi_nodes = _picking_children(vsis)
+    if vsi_nodes is None:
+        return StateSelection(tags=frozenset())  # a selection node, or content matches only: all
+    selection = StateSelection(tags=frozenset(), other_vsis=None)
+    for vsi in vsi_nodes:
+        if not _names(vsi, VSI_TAG):
+            continue  # names no child of `vsis`: selects nothing
+        names = _key_values(vsi, VSI_NAME_TAG)
+        parts = _vsi_parts(vsi)
+        if names:  # (two different names are ANDed and select nothing: the union is a superset)
+            selection = selection.union(StateSelection.of_vsis(names, parts, tags=()))
+        else:
+            selection = selection.union(StateSelection(tags=frozenset(), other_vsis=parts))
+    return selection
+
+
+def _picking_children(fnode: Element) -> list[Element] | None:
+    """The selection and containment children of ``fnode``, or None when ``fnode`` is reported
+    whole (it is a selection node, or its children are all content match nodes)."""
+    content, selections, containments = _partition(element_children(fnode))
+    if not selections and not containments:
+        return None
+    return selections + containments
+
+
+def _vsi_parts(vsi: Element) -> VsiParts:
+    """The parts of a VSI one ``vsi`` filter node can select."""
+    children = _picking_children(vsi)
+    if children is None:
+        return WHOLE_VSI
+    parts = NO_PARTS
+    for child in children:
+        if _names(child, IGMP_SNOOPING_TAG):
+            parts = parts.union(VsiParts(groups=_snooping_groups(child), mac_table=False))
+        elif _names(child, MAC_TABLE_TAG):
+            parts = parts.union(VsiParts(groups=frozenset(), mac_table=True))
+    return parts
+
+
+def _snooping_groups(snooping: Element) -> frozenset[GroupKey] | None:
+    """The group rows one ``igmp-snooping`` filter node can select (None: every row)."""
+    children = _picking_children(snooping)
+    if children is None:
+        return None
+    groups: frozenset[GroupKey] | None = frozenset()
+    for child in children:
+        if _names(child, GROUP_TAG):
+            keys = _group_keys(child) if element_children(child) else None
+            groups = None if groups is None or keys is None else groups | keys
+    return groups
+
+
+def _group_keys(group: Element) -> frozenset[GroupKey] | None:
+    """The rows a ``group`` containment node names by key content matches (None: every row).
+
+    Content matches on other leaves (``mac-address``, ``up-time``) are ANDed with the key
+    ones, so the keys alone bound the rows; without a ``group-address`` every row can match.
+    """
+    addresses, sources = _key_values(group, GROUP_ADDRESS_TAG), _key_values(group, SOURCE_ADDRESS_TAG)
+    if not addresses:
+        return None
+    each_source: set[str | None] = set(sources) or {None}
+    return frozenset((address, source) for address in addresses for source in each_source)
+
+
+def _key_values(fnode: Element, tag: str) -> set[str]:
+    """Values of the content match children of ``fnode`` that name the leaf ``tag``."""
+    return {value for c in element_children(fnode)
+            if _names(c, tag) and not element_children(c) and (value := content_of(c)) is not None}

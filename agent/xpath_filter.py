@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from lxml import etree
 
 from agent.errors import ErrorTag, ErrorType, RpcError
 from agent.schema import Schema
-from agent.subtree_filter import VSI_NAME_TAG, VSI_TAG, VSIS_TAG, Selection
-from agent.xmlns import NC, split_qn
+from agent.state_provider import EVERYTHING, NO_PARTS, NOTHING, WHOLE_VSI, GroupKey, StateSelection, VsiParts
+from agent.subtree_filter import (GROUP_ADDRESS_TAG, GROUP_TAG, IGMP_SNOOPING_TAG, MAC_TABLE_TAG, SOURCE_ADDRESS_TAG,
+                                  VSI_NAME_TAG, VSI_TAG, VSIS_TAG, Selection)
+from agent.xmlns import NC
 
 Element = etree._Element
 
@@ -77,8 +80,8 @@ class XPathFilter:
             selection.add_with_ancestors(el, top)
         return selection.build(tops, nsmap)
 
-    def hints(self, schema: Schema | None = None) -> tuple[set[str] | None, set[str] | None]:
-        """(top-level tags, VSI names) for :class:`StateProvider`, when the expression is simple."""
+    def hints(self, schema: Schema | None = None) -> StateSelection:
+        """What the expression can select of the state, for :class:`StateProvider`."""
         return xpath_hints(self.select, self.namespaces)
 
     def _error(self, message: str) -> RpcError:
@@ -100,16 +103,40 @@ def filter_from_element(filter_el: Element) -> XPathFilter:
 
 
 # --- hints -----------------------------------------------------------------------------------
+#
+# What an expression can select of the state, for the state provider (a superset: the
+# expression itself runs on the result).  Only a union of absolute location paths of
+# downward steps is read - ``/p:vsis/p:vsi[p:name='v']/p:igmp-snooping/p:group[...]`` - with
+# predicates that are conjunctions of ``child = 'literal'``.  Such a predicate only tests a
+# child of the node it filters, so it needs no data outside that node's subtree; where that
+# subtree is not rendered whole (``vsis``, ``vsi``, ``igmp-snooping``) a test other than a key
+# makes the subtree whole.  Anything else (``//``, ``..``, axes, functions, ``or``, positions,
+# a relative path) selects everything.
 
-_STEP = r"(?P<{n}>[A-Za-z_][\w.-]*):(?P<{n}l>[A-Za-z_][\w.-]*)"
-_FIRST_STEP = re.compile(r"^\s*/" + _STEP.format(n="p") + r"(?![\w.:-])")
-_VSI_BY_NAME = re.compile(
-    r"^\s*/(?P<a>[\w.-]+):vsis/(?P<b>[\w.-]+):vsi\[\s*(?P<c>[\w.-]+):name\s*=\s*(?:'(?P<q1>[^']*)'|\"(?P<q2>[^\"]*)\")\s*\]"
-)
+_NCNAME = r"[A-Za-z_][\w.-]*"
+#: A node test of a downward step that is not a QName: any element, text, an attribute.
+_OTHER_NODE_TEST = re.compile(rf"^(?:\*|{_NCNAME}:\*|text\(\)|node\(\)|@(?:\*|(?:{_NCNAME}:)?{_NCNAME}))$")
+_QNAME = re.compile(rf"^(?:(?P<prefix>{_NCNAME}):)?(?P<local>{_NCNAME})$")
+_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
+#: ``p:child = 'literal'`` (either way round), its literal masked as ``\0<index>\0``
+_CONDITION = re.compile(rf"^\s*(?:(?P<n1>{_NCNAME}:{_NCNAME})\s*=\s*\x00(?P<l1>\d+)\x00"
+                        rf"|\x00(?P<l2>\d+)\x00\s*=\s*(?P<n2>{_NCNAME}:{_NCNAME}))\s*$")
 
 
-def _split_union(expr: str) -> list[str] | None:
-    """Top-level `|` operands, or None when quoting/brackets make that unsafe to tell."""
+@dataclass(frozen=True)
+class _Step:
+    """One step of a location path: the element it names (Clark tag; None for any other node
+    test: ``*``, ``p:*``, ``text()``, an attribute) and its ANDed (child tag, literal) tests."""
+
+    tag: str | None
+    conditions: tuple[tuple[str, str], ...]
+
+    def values(self, tag: str) -> set[str]:
+        return {value for child, value in self.conditions if child == tag}
+
+
+def _split_top_level(expr: str, separator: str) -> list[str] | None:
+    """``expr`` split at ``separator`` outside quotes and brackets, or None when they do not balance."""
     parts, depth, quote, start = [], 0, "", 0
     for i, ch in enumerate(expr):
         if quote:
@@ -120,7 +147,9 @@ def _split_union(expr: str) -> list[str] | None:
             depth += 1
         elif ch in "])":
             depth -= 1
-        elif ch == "|" and depth == 0:
+            if depth < 0:
+                return None
+        elif ch == separator and depth == 0:
             parts.append(expr[start:i])
             start = i + 1
     if quote or depth:
@@ -129,38 +158,146 @@ def _split_union(expr: str) -> list[str] | None:
     return parts
 
 
-def xpath_hints(select: str, namespaces: Mapping[str, str]) -> tuple[set[str] | None, set[str] | None]:
-    """Which top-level tags and VSI names a union of simple absolute paths can reach.
-
-    Only shapes that are certainly confined are narrowed: ``/p:top...`` gives its tag, and
-    ``/p:vsis/p:vsi[p:name='x']...`` without ``..``, axes or ``//`` gives VSI ``x``.
-    """
-    parts = _split_union(select)
+def xpath_hints(select: str, namespaces: Mapping[str, str]) -> StateSelection:
+    """What a union of simple absolute paths can select (see above); everything otherwise."""
+    parts = _split_top_level(select, "|")
     if parts is None:
-        return None, None
-    tags: set[str] = set()
-    names: set[str] | None = set()
+        return EVERYTHING
+    selection = NOTHING
     for part in parts:
-        first = _FIRST_STEP.match(part)
-        if first is None or "//" in part or first.group("p") not in namespaces:
-            return None, None
-        tag = f"{{{namespaces[first.group('p')]}}}{first.group('pl')}"
-        tags.add(tag)
-        if tag != VSIS_TAG or names is None:
-            continue
-        names = _vsi_name(part, namespaces, names)
-    return tags, names
+        steps = _location_steps(part, namespaces)
+        if not steps or steps[0].tag is None:
+            return EVERYTHING
+        selection = selection.union(_path_hints(steps))
+    return selection
 
 
-def _vsi_name(part: str, namespaces: Mapping[str, str], names: set[str]) -> set[str] | None:
-    m = _VSI_BY_NAME.match(part)
-    if m is None or ".." in part or "::" in part:
+def _location_steps(path: str, namespaces: Mapping[str, str]) -> list[_Step] | None:
+    """The steps of an absolute path of downward steps with readable predicates, or None."""
+    path = path.strip()
+    if not path.startswith("/"):
         return None
-    vsi_ns, _ = split_qn(VSI_TAG)
-    if not all(namespaces.get(m.group(g)) == vsi_ns for g in ("a", "b", "c")) or split_qn(VSI_NAME_TAG)[0] != vsi_ns:
+    raw_steps = _split_top_level(path[1:], "/")
+    if raw_steps is None:
         return None
-    rest = part[m.end():]
-    if re.search(r"\b[\w.-]+:vsis\b", rest):
+    steps = []
+    for raw in raw_steps:  # (an empty one: `//`, or a trailing `/`)
+        step = _step(raw.strip(), namespaces)
+        if step is None:
+            return None
+        steps.append(step)
+    return steps
+
+
+def _step(raw: str, namespaces: Mapping[str, str]) -> _Step | None:
+    bracket = raw.find("[")
+    test = (raw if bracket < 0 else raw[:bracket]).strip()
+    conditions: list[tuple[str, str]] = []
+    rest = "" if bracket < 0 else raw[bracket:]
+    while rest:
+        predicate, rest = _first_predicate(rest)
+        if predicate is None:
+            return None
+        readable = _conditions(predicate, namespaces)
+        if readable is None:
+            return None
+        conditions.extend(readable)
+    qname = _QNAME.match(test)
+    if qname is not None:
+        tag = _resolve(qname.group("prefix"), qname.group("local"), namespaces)
+        return None if tag is None else _Step(tag, tuple(conditions))
+    return _Step(None, tuple(conditions)) if _OTHER_NODE_TEST.match(test) else None
+
+
+def _first_predicate(text: str) -> tuple[str | None, str]:
+    """(the first ``[...]`` predicate's inside, what follows it); (None, "") if malformed."""
+    text = text.lstrip()
+    if not text.startswith("["):
+        return None, ""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                return text[1:i], text[i + 1:].strip()
+    return None, ""
+
+
+def _conditions(predicate: str, namespaces: Mapping[str, str]) -> list[tuple[str, str]] | None:
+    """(child tag, literal) of a predicate ``p:child = 'literal' and ...``, or None."""
+    literals: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        literals.append(match.group()[1:-1])
+        return f"\x00{len(literals) - 1}\x00"
+
+    masked = _LITERAL.sub(hide, predicate)
+    found = []
+    for conjunct in re.split(r"\s+and\s+", masked):
+        match = _CONDITION.match(conjunct)
+        if match is None:
+            return None
+        prefix, local = (match.group("n1") or match.group("n2")).split(":")
+        tag = _resolve(prefix, local, namespaces)
+        if tag is None:
+            return None
+        found.append((tag, literals[int(match.group("l1") or match.group("l2"))]))
+    return found
+
+
+def _resolve(prefix: str | None, local: str, namespaces: Mapping[str, str]) -> str | None:
+    """The Clark tag a name test matches (no prefix: no namespace), None for an unknown prefix."""
+    if prefix is None:
+        return local
+    namespace = namespaces.get(prefix)
+    return None if namespace is None else f"{{{namespace}}}{local}"
+
+
+def _path_hints(steps: list[_Step]) -> StateSelection:
+    top = steps[0]
+    assert top.tag is not None
+    if top.tag != VSIS_TAG:
+        return StateSelection(tags=frozenset({top.tag}), other_vsis=None)
+    every_vsi = StateSelection(tags=frozenset({VSIS_TAG}))
+    if len(steps) == 1 or top.conditions or steps[1].tag is None:
+        return every_vsi
+    vsi = steps[1]
+    if vsi.tag != VSI_TAG:
+        return StateSelection(tags=frozenset({VSIS_TAG}), other_vsis=None)  # names no child of `vsis`
+    names = vsi.values(VSI_NAME_TAG)
+    other_tests = any(tag != VSI_NAME_TAG for tag, _ in vsi.conditions)
+    parts = WHOLE_VSI if other_tests else _vsi_parts(steps[2:])
+    if names:
+        return StateSelection.of_vsis(names, parts, tags=(VSIS_TAG,))
+    return StateSelection(tags=frozenset({VSIS_TAG}), other_vsis=parts)
+
+
+def _vsi_parts(steps: list[_Step]) -> VsiParts:
+    """What the steps below a ``vsi`` step can select of that VSI."""
+    if not steps or steps[0].tag is None:
+        return WHOLE_VSI
+    if steps[0].tag == IGMP_SNOOPING_TAG:
+        groups = None if steps[0].conditions else _groups(steps[1:])
+        return VsiParts(groups=groups, mac_table=False)
+    if steps[0].tag == MAC_TABLE_TAG:
+        return VsiParts(groups=frozenset(), mac_table=True)
+    return NO_PARTS
+
+
+def _groups(steps: list[_Step]) -> frozenset[GroupKey] | None:
+    """The group rows the steps below ``igmp-snooping`` can select (None: every row)."""
+    if not steps or steps[0].tag is None:
         return None
-    names.add(m.group("q1") if m.group("q1") is not None else m.group("q2"))
-    return names
+    if steps[0].tag != GROUP_TAG:
+        return frozenset()
+    addresses, sources = steps[0].values(GROUP_ADDRESS_TAG), steps[0].values(SOURCE_ADDRESS_TAG)
+    if not addresses:
+        return None
+    each_source: set[str | None] = set(sources) or {None}
+    return frozenset((address, source) for address in addresses for source in each_source)

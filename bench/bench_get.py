@@ -27,7 +27,9 @@ from lxml import etree
 
 from agent import monitoring, netconf_get, nmda, yang_library  # noqa: F401  (register handlers)
 from agent.datastore import Datastores
+from agent.notifications import NotificationStream
 from agent.rpc import RpcContext, SerializedReply
+from agent.state_provider import StateSelection
 from agent.schema import load_schema
 from agent.server import STATIC_CAPABILITIES, Statistics
 from agent.validate import Validator
@@ -43,8 +45,8 @@ class PerVsiState:
         self.n_vsis = n_vsis
         self.rendered = 0
 
-    def operational(self, tags: set[str] | None, vsi_names: set[str] | None) -> list[etree._Element]:
-        names = vsi_names if vsi_names is not None else {f"vsi{i}" for i in range(self.n_vsis)}
+    def operational(self, selection: StateSelection) -> list[etree._Element]:
+        names = selection.vsi_names if selection.vsi_names is not None else {f"vsi{i}" for i in range(self.n_vsis)}
         vsis = etree.Element(f"{{{V}}}vsis", nsmap={None: V})
         for name in sorted(names):
             vsi = etree.SubElement(vsis, f"{{{V}}}vsi")
@@ -72,9 +74,11 @@ def server(n_vsis: int, state_dir: Path) -> SimpleNamespace:
         etree.SubElement(etree.SubElement(vsi, f"{{{V}}}igmp-snooping"), f"{{{V}}}enable").text = "true"
     stores.replace("running", stores.tree_from_config(config), session_id=0)
     content_id = yang_library.content_id(schema)
-    return SimpleNamespace(schema=schema, datastores=stores, state=PerVsiState(n_vsis), sessions={},
-                           statistics=Statistics(), capabilities=lambda: list(STATIC_CAPABILITIES),
-                           content_id=lambda: content_id)
+    srv = SimpleNamespace(schema=schema, datastores=stores, state=PerVsiState(n_vsis), sessions={},
+                          statistics=Statistics(), capabilities=lambda: list(STATIC_CAPABILITIES),
+                          content_id=lambda: content_id)
+    srv.notifications = NotificationStream(srv)   # type: ignore[arg-type]  (/netconf/streams)
+    return srv
 
 
 def request(xml: str) -> etree._Element:

@@ -11,13 +11,16 @@ from lxml import etree
 from agent.dataplane_config import device_config
 from agent.dataplane_state import COUNTERS, INVALID_REASONS, UNCOUNTED_STATISTICS, device_state, vsi_state
 from agent.instance import load_instance
+from agent.state_provider import EVERYTHING, StateSelection, VsiParts
 from agent.schema import SchemaNode
 from agent.xmlns import NC, VL2MC
 from dataplane.config import AcConfig, DeviceConfig, IgmpSnoopingConfig, VsiConfig
+from dataplane.addr import ip_int
 from dataplane.device import Device
+from dataplane.igmp import RecordType
 from tests.agent.yang_oracles import Tree, to_xml, upe_config, yanglint_validate
 from tests.conftest import compiled_schema
-from tests.dataplane._core_helpers import G1, G2, G3, ROUTER_IP, data, host_mac, query, report
+from tests.dataplane._core_helpers import G1, G2, G3, ROUTER_IP, data, host_mac, query, report, v3_report
 
 V = f"{{{VL2MC}}}"
 NS = {"v": VL2MC}
@@ -55,7 +58,7 @@ def upe() -> Device:
 
 
 def render(device: Device, now: float, names: set[str] | None = None, **kw: Any) -> etree._Element:
-    tops = device_state(device, names, now, **kw)
+    tops = device_state(device, EVERYTHING if names is None else StateSelection.of_vsis(names), now, **kw)
     assert len(tops) == 1 and tops[0].tag == f"{V}vsis"
     return tops[0]
 
@@ -128,12 +131,12 @@ def assert_valid(config: Tree, state: list[etree._Element]) -> None:
 
 
 def test_rendered_state_of_the_lab_upe_validates_as_operational_data(upe: Device) -> None:
-    assert_valid(upe_config(), device_state(upe, None, 4.5))
+    assert_valid(upe_config(), device_state(upe, EVERYTHING, 4.5))
 
 
 def test_state_after_a_switchover_validates_as_operational_data(upe: Device) -> None:
     upe.switchover("iptv", BACKUP, 5.0)
-    assert_valid(upe_config(), device_state(upe, {"iptv"}, 6.0, epoch=1_764_000_000.0))
+    assert_valid(upe_config(), device_state(upe, StateSelection.of_vsis({"iptv"}), 6.0, epoch=1_764_000_000.0))
 
 
 def test_vsi_without_snooping_has_statistics_but_no_group_tables() -> None:
@@ -227,7 +230,7 @@ def test_querier_is_self_when_this_device_queries() -> None:
     config["vsis"]["vsi"][0]["igmp-snooping"]["querier-enable"] = "true"
     device = Device("upe", "02:00:00:00:00:03", UPE_ADDRESS)
     device.apply(device_config(load_instance(compiled_schema(), etree.fromstring(to_xml(config).encode()))), 0.0)
-    state = device_state(device, {"iptv"}, 1.0)
+    state = device_state(device, StateSelection.of_vsis({"iptv"}), 1.0)
     querier = one(state[0], "//v:querier")
     assert (text(querier, "v:address"), text(querier, "v:is-self")) == (UPE_ADDRESS, "true")
     assert_valid(config, state)
@@ -384,7 +387,7 @@ def test_vsi_state_renders_one_vsi_under_vsis() -> None:
 
 def test_an_unknown_vsi_renders_nothing() -> None:
     assert vsi_state(three_vsis(), "zz", 1.0) == []
-    assert device_state(three_vsis(), set(), 1.0) == []
+    assert device_state(three_vsis(), StateSelection.of_vsis(()), 1.0) == []
 
 
 def test_one_namespace_declaration_at_the_top(upe: Device) -> None:
@@ -404,3 +407,116 @@ def test_names_from_the_configuration_are_escaped() -> None:
     device = Device("pe", "02:00:00:00:00:03", UPE_ADDRESS)
     device.apply(DeviceConfig(vsis=(VsiConfig("v", acs=(AcConfig("a<&>b"),)),)), 0.0)
     assert text(render(device, 1.0), "//v:ac/v:interface") == "a<&>b"
+
+
+# --------------------------------------------------------------------------- selection of group rows
+
+
+class RecordingGroups:
+    """``snooping.groups`` that records the groups looked up and refuses to be walked."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.looked_up: list[int] = []
+
+    def get(self, group: int, default: Any = None) -> Any:
+        self.looked_up.append(group)
+        return self.table.get(group, default)
+
+    def _walk(self, *args: Any) -> Any:
+        raise AssertionError("the whole group table was walked")
+
+    __iter__ = __len__ = items = keys = values = __getitem__ = _walk
+
+
+def rows(state: etree._Element) -> list[tuple[str | None, str | None]]:
+    return [(g.findtext(f"{V}group-address"), g.findtext(f"{V}source-address")) for g in state.iter(f"{V}group")]
+
+
+def only_groups(*keys: tuple[str, str | None], mac_table: bool = False) -> StateSelection:
+    return StateSelection.of_vsis({"iptv"}, VsiParts(groups=frozenset(keys), mac_table=mac_table))
+
+
+def sg_device() -> Device:
+    """The UPE with (S,G) rows too: host 3 on ac2 joins G1 from two sources (IGMPv3 INCLUDE)."""
+    config = upe_config()
+    config["vsis"]["vsi"][0]["igmp-snooping"]["version"] = "3"
+    device = Device("upe", "02:00:00:00:00:03", UPE_ADDRESS)
+    device.apply(device_config(load_instance(compiled_schema(), etree.fromstring(to_xml(config).encode()))), 0.0)
+    device.receive("ac1", report(G2, host=1), 1.0)
+    device.receive("ac2", v3_report([(RecordType.ALLOW_NEW_SOURCES, G3, ("10.9.9.2", "10.9.9.1"))], host=3), 1.0)
+    return device
+
+
+def test_named_group_rows_are_looked_up_by_key_never_by_walking_the_table(upe: Device) -> None:
+    snooping = upe.vsis["iptv"].snooping
+    assert snooping is not None
+    snooping.groups = RecordingGroups(snooping.groups)  # type: ignore[assignment]
+    state = render_selection(upe, only_groups((G2, None), ("239.9.9.9", None)))
+    assert rows(state) == [(G2, "0.0.0.0")]
+    assert sorted(snooping.groups.looked_up) == [ip_int(G2), ip_int("239.9.9.9")]  # type: ignore[attr-defined]
+
+
+def test_a_group_named_without_source_renders_every_source_of_it() -> None:
+    state = render_selection(sg_device(), only_groups((G3, None)))
+    assert rows(state) == [(G3, "10.9.9.1"), (G3, "10.9.9.2")]
+
+
+def test_a_group_named_with_a_source_renders_that_row_only() -> None:
+    device = sg_device()
+    assert rows(render_selection(device, only_groups((G3, "10.9.9.2")))) == [(G3, "10.9.9.2")]
+    assert rows(render_selection(device, only_groups((G3, "10.9.9.7")))) == []
+    both = [(G3, "10.9.9.1"), (G3, "10.9.9.2")]
+    assert rows(render_selection(device, only_groups((G3, "10.9.9.2"), (G3, None)))) == both
+    assert rows(render_selection(device, only_groups((G3, "10.9.9.2"), (G3, "10.9.9.1")))) == both
+
+
+def test_source_0_0_0_0_names_the_any_source_row(upe: Device) -> None:
+    assert rows(render_selection(upe, only_groups((G2, "0.0.0.0")))) == [(G2, "0.0.0.0")]
+
+
+def test_a_key_that_is_not_a_dotted_quad_names_no_row(upe: Device) -> None:
+    selection = only_groups(("239.001.1.2", None), ("x", None), (G2, "nope"), ("", "0.0.0.0"))
+    assert rows(render_selection(upe, selection)) == []
+
+
+def test_no_group_table_selected_renders_no_row_but_the_rest_of_the_vsi(upe: Device) -> None:
+    state = render_selection(upe, only_groups())
+    assert rows(state) == []
+    assert text(state, "//v:entries-count") == "3"   # counted by the device, not from the rows
+    assert one(state, "//v:statistics") is not None and one(state, "//v:querier") is not None
+    assert state.find(f".//{V}mac-table") is None
+
+
+def test_the_mac_table_is_rendered_only_when_selected(upe: Device) -> None:
+    assert one(render_selection(upe, only_groups(mac_table=True)), "//v:mac-table") is not None
+    assert render_selection(upe, only_groups()).find(f".//{V}mac-table") is None
+
+
+def test_rows_of_the_whole_table_are_in_group_then_source_order() -> None:
+    device = sg_device()
+    device.receive("ac1", report(G1.replace(".1", ".0", 1), host=2), 2.0)   # 239.0.1.1: learned last, sorts first
+    got = rows(render(device, 3.0))
+    assert got == sorted(got, key=lambda r: (ip_int(r[0] or ""), ip_int(r[1] or "")))
+    assert got[0][0] == "239.0.1.1"
+
+
+def test_a_selection_renders_the_rows_exactly_as_the_whole_table_has_them() -> None:
+    device = sg_device()
+    whole = {(g.findtext(f"{V}group-address"), g.findtext(f"{V}source-address")): etree.tostring(g)
+             for g in render(device, 3.0).iter(f"{V}group")}
+    for key, xml in whole.items():
+        selected = list(render_selection(device, only_groups(key), now=3.0).iter(f"{V}group"))
+        assert [etree.tostring(g) for g in selected] == [xml]
+
+
+def test_a_named_vsi_gets_its_own_parts_and_those_selected_for_every_vsi(upe: Device) -> None:
+    selection = only_groups((G2, None)).union(StateSelection(other_vsis=VsiParts(groups=frozenset({(G3, None)}),
+                                                                                   mac_table=False)))
+    assert rows(render_selection(upe, selection)) == [(G2, "0.0.0.0"), (G3, "0.0.0.0")]
+
+
+def render_selection(device: Device, selection: StateSelection, now: float = 4.5) -> etree._Element:
+    tops = device_state(device, selection, now)
+    assert len(tops) == 1
+    return tops[0]

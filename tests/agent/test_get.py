@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
+from agent.state_provider import EVERYTHING, NO_PARTS, StateSelection, VsiParts
 from agent.xmlns import MONITORING, NC, ORIGIN, VL2MC, YANG_LIBRARY
 
 V = VL2MC
@@ -46,16 +47,16 @@ def configured(nc):
 
 
 class RecordingProvider:
-    """A state provider that reports AC oper-status and remembers the hints it was given."""
+    """A state provider that reports AC oper-status and remembers the selections it was given."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[set[str] | None, set[str] | None]] = []
+        self.calls: list[StateSelection] = []
 
-    def operational(self, tags, vsi_names):
-        self.calls.append((tags, vsi_names))
+    def operational(self, selection: StateSelection) -> list[etree._Element]:
+        self.calls.append(selection)
         vsis = etree.Element(VSIS, nsmap={None: V})
         for name in ("a", "b", "c"):
-            if vsi_names is not None and name not in vsi_names:
+            if selection.parts(name) is None:
                 continue
             vsi = etree.SubElement(vsis, VSI)
             etree.SubElement(vsi, NAME).text = name
@@ -167,7 +168,7 @@ def test_bad_xpath_is_bad_attribute_and_names_the_expression(configured):
 def test_unknown_filter_type_is_bad_attribute(agent_server, raw_netconf):
     raw = raw_netconf()
     raw.hello()
-    reply = raw.rpc(f'<get-config><source><running/></source><filter type="regex">.*</filter></get-config>')
+    reply = raw.rpc('<get-config><source><running/></source><filter type="regex">.*</filter></get-config>')
     assert reply.findtext(f".//{{{NC}}}error-tag") == "bad-attribute"
     assert reply.findtext(f".//{{{NC}}}bad-attribute") == "type"
 
@@ -215,12 +216,12 @@ def test_content_match_on_state_leaf_selects_entries(configured, provider):
 
 def test_subtree_filter_tells_the_provider_which_vsi_it_selects(configured, provider):
     configured.get(filter=("subtree", f'<vsis xmlns="{V}"><vsi><name>b</name></vsi></vsis>'))
-    assert provider.calls[-1] == ({VSIS}, {"b"})
+    assert provider.calls[-1] == StateSelection.of_vsis({"b"}, tags={VSIS})
 
 
 def test_xpath_filter_tells_the_provider_which_vsi_it_selects(configured, provider):
     data = data_of(configured.get(filter=("xpath", ({"vl2mc": V}, "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']"))))
-    assert provider.calls[-1] == ({VSIS}, {"a"})
+    assert provider.calls[-1] == StateSelection.of_vsis({"a"}, tags={VSIS})
     assert vsi_names(data) == ["a"]
 
 
@@ -234,12 +235,13 @@ def test_origin_stated_by_the_provider_is_not_on_the_wire_of_get(configured, pro
 
 def test_get_without_filter_asks_the_provider_for_everything(configured, provider):
     configured.get()
-    assert provider.calls[-1] == (None, None)
+    assert provider.calls[-1] == EVERYTHING
 
 
 def test_filter_on_monitoring_subtree_does_not_ask_for_vsis(configured, provider):
     data = data_of(configured.get(filter=("subtree", f'<netconf-state xmlns="{MONITORING}"><sessions/></netconf-state>')))
-    assert provider.calls[-1] == ({f"{{{MONITORING}}}netconf-state"}, set())
+    assert provider.calls[-1].tags == {f"{{{MONITORING}}}netconf-state"}
+    assert provider.calls[-1].vsi_names == frozenset()
     assert len(list(data.iter(f"{{{MONITORING}}}session"))) >= 1
 
 
@@ -337,3 +339,209 @@ def test_xpath_filter_without_the_xpath_capability_is_bad_attribute_and_subtree_
     subtree = etree.fromstring(f'<get xmlns="{NC}"><filter type="subtree"/></get>')
     assert parse_filter(subtree, None, xpath_enabled=capability) is not None
     assert asked == [True]
+
+
+# --- hints: what the filter can select reaches the provider, down to the group rows ----------
+
+ONE_GROUP_SUBTREE = (f'<vsis xmlns="{V}"><vsi><name>a</name><igmp-snooping><group>'
+                     f'<group-address>239.1.2.3</group-address></group></igmp-snooping></vsi></vsis>')
+ONE_GROUP_XPATH = "/v:vsis/v:vsi[v:name='a']/v:igmp-snooping/v:group[v:group-address='239.1.2.3']"
+
+
+def test_a_filter_for_one_group_asks_the_provider_for_that_row_only(configured, provider):
+    configured.get(filter=("subtree", ONE_GROUP_SUBTREE))
+    by_subtree = provider.calls[-1]
+    configured.get(filter=("xpath", ({"v": V}, ONE_GROUP_XPATH)))
+    assert provider.calls[-1] == by_subtree
+    assert by_subtree == StateSelection.of_vsis(
+        {"a"}, VsiParts(groups=frozenset({("239.1.2.3", None)}), mac_table=False), tags={VSIS})
+
+
+def test_a_filter_that_selects_no_group_table_asks_for_no_row(configured, provider):
+    configured.get(filter=("subtree", f'<vsis xmlns="{V}"><vsi><name>a</name><pws/></vsi></vsis>'))
+    assert provider.calls[-1].parts("a") == NO_PARTS
+    configured.get(filter=("xpath", ({"v": V}, "/v:vsis/v:vsi/v:igmp-snooping/v:statistics")))
+    assert provider.calls[-1].parts("b") == NO_PARTS
+
+
+def test_named_vsis_are_reported_in_the_order_of_running(nc, provider):
+    nc.edit_config(target="running", config=f'<config xmlns="{NC}"><vsis xmlns="{V}"><vsi><name>c</name></vsi>'
+                                            f'<vsi><name>a</name></vsi><vsi><name>b</name></vsi></vsis></config>')
+    whole = vsi_names(data_of(nc.get()))
+    f = f'<vsis xmlns="{V}"><vsi><name>b</name></vsi><vsi><name>c</name></vsi><vsi><name>a</name></vsi></vsis>'
+    assert vsi_names(data_of(nc.get(filter=("subtree", f)))) == whole == ["c", "a", "b"]
+
+
+# The differential rule: hints never change a reply.  Every filter is answered twice from the
+# same dataplane state at the same instant, once with the hints derived from it and once with
+# "everything"; the replies must be identical, byte for byte.
+
+HINTED_CONFIG = f"""
+<config xmlns="{NC}">
+  <l2-multicast xmlns="{V}"><igmp-snooping-enable>true</igmp-snooping-enable></l2-multicast>
+  <vsis xmlns="{V}">
+    <vsi><name>c</name><description>x</description>
+      <acs><ac><interface>c1</interface></ac><ac><interface>c2</interface></ac></acs>
+      <igmp-snooping><enable>true</enable><version>3</version>
+        <static-group><group-address>239.1.1.1</group-address><source-address>0.0.0.0</source-address>
+          <interface>c1</interface></static-group></igmp-snooping></vsi>
+    <vsi><name>a</name><acs><ac><interface>a1</interface></ac><ac><interface>a2</interface></ac></acs>
+      <igmp-snooping><enable>true</enable><version>3</version></igmp-snooping></vsi>
+    <vsi><name>d</name><acs><ac><interface>d1</interface></ac></acs></vsi>
+    <vsi><name>b</name><description>y</description><acs><ac><interface>b1</interface></ac></acs>
+      <igmp-snooping><enable>true</enable></igmp-snooping></vsi>
+  </vsis>
+</config>
+"""
+GROUP_POOL = ("239.1.1.1", "239.1.1.2", "239.1.2.3", "232.1.1.1", "239.9.9.9", "239.001.1.1", "no-address")
+SOURCE_POOL = ("0.0.0.0", "10.9.9.1", "10.9.9.2", "10.9.9.9")
+NAME_POOL = ("a", "b", "c", "d", "zz")
+
+
+@pytest.fixture(scope="module")
+def hinted_server(tmp_path_factory):
+    """A server (not started) whose running holds HINTED_CONFIG, and whose state comes from a
+    device that learned plain and (S,G) rows in three VSIs, read at a frozen instant."""
+    from types import SimpleNamespace
+
+    from agent.dataplane_config import device_config
+    from agent.dataplane_state import DataplaneState
+    from agent.server import Server, ServerConfig
+    from dataplane.device import Device
+    from dataplane.igmp import RecordType
+    from tests.conftest import compiled_schema
+    from tests.dataplane._core_helpers import report, v3_report
+
+    server = Server(ServerConfig(host="127.0.0.1", port=0, state_dir=tmp_path_factory.mktemp("hints"),
+                                 admin_password="differential-hints"), schema=compiled_schema())
+    stores = server.datastores
+    stores.replace("running", stores.tree_from_config(etree.fromstring(HINTED_CONFIG.encode())), session_id=0)
+    device = Device("pe", "02:00:00:00:00:03", "10.0.0.3")
+    device.apply(device_config(stores.running.root), 0.0)
+    for port, frame in (("c1", report("239.1.1.2", host=1)), ("c2", report("239.1.2.3", host=2)),
+                        ("c2", v3_report([(RecordType.ALLOW_NEW_SOURCES, "232.1.1.1", ("10.9.9.2", "10.9.9.1"))],
+                                         host=3)),
+                        ("a1", report("239.1.2.3", host=4)), ("a2", report("239.1.1.1", host=5)),
+                        ("a2", v3_report([(RecordType.ALLOW_NEW_SOURCES, "239.1.2.3", ("10.9.9.1",))], host=6)),
+                        ("b1", report("239.1.1.2", host=7))):
+        device.receive(port, frame, 1.0)
+    server.state = DataplaneState(SimpleNamespace(device=device, now=lambda: 7.5, epoch=1_764_000_000.0))
+    return server
+
+
+def answer(server, filter_xml: str, mode: str | None, forced_everything: bool) -> bytes:
+    from agent.netconf_get import filter_hints, operational_tops, parse_filter, retrieve
+
+    op = etree.fromstring(f'<get xmlns="{NC}">{filter_xml}</get>')
+    flt = parse_filter(op, server.schema)
+    selection = EVERYTHING if forced_everything else filter_hints(flt, server.schema)
+    return etree.tostring(retrieve(operational_tops(server, selection), flt, mode, server.schema, private=True))
+
+
+def subtree_filters():
+    from hypothesis import strategies as st
+
+    leaf = st.sampled_from
+    group = st.builds(
+        lambda address, source, more: ("<group>" + (f"<group-address>{address}</group-address>" if address else "")
+                                       + (f"<source-address>{source}</source-address>" if source else "")
+                                       + "".join(more) + "</group>"),
+        st.none() | leaf(GROUP_POOL), st.none() | leaf(SOURCE_POOL),
+        st.lists(leaf(("<mac-address/>", "<up-time/>", "<port><interface/><flag/></port>", "<last-reporter/>",
+                       "<mac-address>01:00:5e:01:01:02</mac-address>", "<port><interface>c2</interface></port>")),
+                 max_size=2, unique=True))
+    snooping = st.lists(group | leaf(("<statistics/>", "<querier/>", "<entries-count/>", "<router-port/>",
+                                      "<enable>true</enable>", "<version/>", "<statistics><received/></statistics>",
+                                      "<group/>")),
+                        max_size=3).map(lambda children: f"<igmp-snooping>{''.join(children)}</igmp-snooping>")
+    vsi = st.builds(
+        lambda name, children: f"<vsi>{f'<name>{name}</name>' if name else ''}{''.join(children)}</vsi>",
+        st.none() | leaf(NAME_POOL),
+        st.lists(snooping | leaf(("<igmp-snooping/>", "<pws/>", "<acs/>", "<mac-table/>", "<description/>",
+                                  "<description>x</description>", "<mac-table><mac-moves/></mac-table>")),
+                 max_size=3))
+    vsis = st.lists(vsi, max_size=3).map(lambda vs: f'<vsis xmlns="{V}">{"".join(vs)}</vsis>')
+    tops = st.tuples(vsis, st.sampled_from(("", f'<l2-multicast xmlns="{V}"/>')))
+    return tops.map(lambda t: f'<filter type="subtree">{t[0]}{t[1]}</filter>')
+
+
+def xpath_filters():
+    from hypothesis import strategies as st
+
+    leaf = st.sampled_from
+    address = leaf(GROUP_POOL).map(lambda a: f"v:group-address='{a}'")
+    source = leaf(SOURCE_POOL).map(lambda s: f"v:source-address='{s}'")
+    other = leaf(("v:mac-address='01:00:5e:01:01:02'", "v:up-time='6'", "1", "contains(v:group-address, '239.1')",
+                  "v:group-address='239.1.1.2' or v:group-address='239.1.2.3'"))
+    predicates = st.lists(address | source | other, max_size=3).map(lambda ps: "".join(f"[{p}]" for p in ps))
+    group_path = st.builds(lambda p, tail: f"/v:igmp-snooping/v:group{p}{tail}", predicates,
+                           leaf(("", "/v:port", "/v:up-time", "/v:port[v:interface='c2']/v:flag")))
+    rest = group_path | leaf(("", "/v:pws", "/v:mac-table", "/v:igmp-snooping", "/v:igmp-snooping/v:statistics", "/*",
+                              "/v:acs/v:ac[v:oper-status='up']", "/v:igmp-snooping/v:entries-count"))
+    vsi_predicate = leaf(NAME_POOL).map(lambda n: f"[v:name='{n}']") | leaf(("", "[v:description='x']",
+                                                                             "[v:name='a' or v:name='c']"))
+    path = st.builds(lambda p, r: f"/v:vsis/v:vsi{p}{r}", vsi_predicate, rest)
+    paths = st.lists(path | leaf(("/v:l2-multicast", "/v:vsis")), min_size=1, max_size=3)
+    return paths.map(lambda ps: f'<filter type="xpath" xmlns:v="{V}" select="{" | ".join(ps)}"/>')
+
+
+def test_hints_never_change_the_reply_of_a_subtree_filter(hinted_server):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(subtree_filters(), st.sampled_from((None, "report-all")))
+    def check(filter_xml, mode):
+        assert answer(hinted_server, filter_xml, mode, False) == answer(hinted_server, filter_xml, mode, True)
+
+    check()
+
+
+def test_hints_never_change_the_reply_of_an_xpath_filter(hinted_server):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(xpath_filters(), st.sampled_from((None, "report-all")))
+    def check(filter_xml, mode):
+        assert answer(hinted_server, filter_xml, mode, False) == answer(hinted_server, filter_xml, mode, True)
+
+    check()
+
+
+def test_hints_never_change_the_reply_of_filters_that_test_unselected_data(hinted_server):
+    """Shapes a random filter rarely hits: a predicate whose truth depends on rows or tables
+    the path does not select, and a position taken before the key is tested (it selects
+    nothing: the first row of `c` is another group; rendering only the keyed rows would
+    make it select one)."""
+    whole = etree.fromstring(answer(hinted_server, "", None, True))
+    row = whole.xpath("//v:vsi[v:name='b']//v:group", namespaces={"v": V})[0]
+    xpaths = (f"/v:vsis/v:vsi[v:name='b']/v:igmp-snooping[v:group='{row.xpath('string()')}']/v:statistics",
+              "/v:vsis/v:vsi[v:mac-table='0']/v:acs",
+              "/v:vsis/v:vsi[v:name='c']/v:igmp-snooping/v:group[1][v:group-address='239.1.2.3']",
+              "/v:vsis/v:vsi[v:name='a' or v:name='zz']/v:igmp-snooping/v:group[v:group-address='239.1.1.1']")
+    subtrees = (f'<vsis xmlns="{V}"><vsi><name>c</name><igmp-snooping>'
+                "<group><group-address>232.1.1.1</group-address><source-address>10.9.9.1</source-address></group>"
+                "<group><group-address>232.1.1.1</group-address><source-address>10.9.9.2</source-address></group>"
+                "</igmp-snooping></vsi></vsis>",
+                f'<vsis xmlns="{V}"><vsi><igmp-snooping><group><group-address>239.1.2.3</group-address>'
+                "<port><interface>a1</interface></port></group></igmp-snooping></vsi></vsis>")
+    filters = ([f'<filter type="xpath" xmlns:v="{V}" select="{x}"/>' for x in xpaths]
+               + [f'<filter type="subtree">{f}</filter>' for f in subtrees])
+    for f in filters:
+        hinted = answer(hinted_server, f, None, False)
+        assert hinted == answer(hinted_server, f, None, True), f
+        assert len(etree.fromstring(hinted)) > 0 or "[1]" in f, f   # the others select something
+
+
+def test_the_differential_fixture_has_rows_a_hint_can_leave_out(hinted_server):
+    """The rule above is not vacuous: the fixture's VSIs hold plain and (S,G) rows, and a
+    filter for one row is answered with that row while the provider renders no other."""
+    everything = etree.fromstring(answer(hinted_server, f'<filter type="subtree">{ONE_GROUP_SUBTREE}</filter>', None,
+                                         True))
+    assert len(list(etree.fromstring(answer(hinted_server, "", None, True)).iter(f"{{{V}}}group"))) == 9
+    assert [g.findtext(f"{{{V}}}source-address") for g in everything.iter(f"{{{V}}}group")] == ["0.0.0.0",
+                                                                                                 "10.9.9.1"]
+    selection = StateSelection.of_vsis({"a"}, VsiParts(groups=frozenset({("239.1.2.3", None)}), mac_table=False))
+    rendered = hinted_server.state.operational(selection)
+    assert len(list(rendered[0].iter(f"{{{V}}}group"))) == 2

@@ -7,7 +7,9 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 
 from agent.xmlns import DATASTORES, MONITORING, NC, NMDA, ORIGIN, VL2MC, WD_ATTR
-from tests.agent.test_get import CONFIG, NAME, VSI, VSIS, RecordingProvider, vsi_names
+from agent.state_provider import StateSelection, VsiParts
+from tests.agent.test_get import (CONFIG, NAME, ONE_GROUP_SUBTREE, ONE_GROUP_XPATH, VSI, VSIS, RecordingProvider,
+                                  vsi_names)
 
 V = VL2MC
 OR = f"{{{ORIGIN}}}origin"
@@ -264,3 +266,12 @@ def test_get_data_output_is_in_the_nmda_namespace(configured):
         f'<get-data xmlns="{NMDA}" xmlns:ds="{DATASTORES}"><datastore>ds:running</datastore></get-data>'))
     root = etree.fromstring(reply.xml.encode())
     assert root.find(f"{{{NMDA}}}data") is not None and root.find(f"{{{NC}}}data") is None
+
+
+def test_get_data_operational_asks_the_provider_only_for_the_group_rows_its_filter_names(configured, provider):
+    one_row = StateSelection.of_vsis({"a"}, VsiParts(groups=frozenset({("239.1.2.3", None)}), mac_table=False),
+                                     tags={VSIS})
+    get_data(configured, "operational", f"<subtree-filter>{ONE_GROUP_SUBTREE}</subtree-filter>")
+    assert provider.calls[-1] == one_row
+    get_data(configured, "operational", f'<xpath-filter xmlns:v="{V}">{ONE_GROUP_XPATH}</xpath-filter>')
+    assert provider.calls[-1] == one_row

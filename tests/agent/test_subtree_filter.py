@@ -10,6 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent.schema import Schema, SchemaNode
+from agent.state_provider import EVERYTHING, NO_PARTS, NOTHING, WHOLE_VSI, StateSelection, VsiParts
 from agent.subtree_filter import SubtreeFilter, apply_subtree_filter, find_entries, subtree_hints
 from agent.xmlns import NC, VL2MC
 
@@ -273,27 +274,103 @@ def test_key_index_follows_entries_added_and_replaced_after_it_was_built():
     assert find_entries(vsis, vsi_node, ("b",)) == []
 
 
+def hints(body: str) -> StateSelection:
+    return subtree_hints(etree.fromstring(f"<filter>{body}</filter>"), mini_schema())
+
+
+def vsi_filter(name: str | None, inner: str) -> str:
+    key = "" if name is None else f"<name>{name}</name>"
+    return f'<vsis xmlns="{V}"><vsi>{key}{inner}</vsi></vsis>'
+
+
+def group(address: str | None = None, source: str | None = None, more: str = "") -> str:
+    a = "" if address is None else f"<group-address>{address}</group-address>"
+    s = "" if source is None else f"<source-address>{source}</source-address>"
+    return f"<igmp-snooping><group>{a}{s}{more}</group></igmp-snooping>"
+
+
 def test_hints_name_the_top_level_tags_and_the_vsis_a_filter_selects():
-    f = etree.fromstring(f'<filter><vsis xmlns="{V}"><vsi><name>a</name></vsi><vsi><name>b</name><acs/></vsi></vsis>'
-                         f'<top xmlns="{OTHER}"/></filter>')
-    assert subtree_hints(f, mini_schema()) == ({f"{{{V}}}vsis", f"{{{OTHER}}}top"}, {"a", "b"})
+    got = hints(f'<vsis xmlns="{V}"><vsi><name>a</name></vsi><vsi><name>b</name><acs/></vsi></vsis>'
+                f'<top xmlns="{OTHER}"/>')
+    assert got.tags == {f"{{{V}}}vsis", f"{{{OTHER}}}top"}
+    assert got.vsi_names == {"a", "b"}
+    assert (got.parts("a"), got.parts("b")) == (WHOLE_VSI, NO_PARTS)
 
 
-def test_hints_are_none_when_a_vsi_is_not_selected_by_name():
-    f = etree.fromstring(f'<filter><vsis xmlns="{V}"><vsi><description/></vsi></vsis></filter>')
-    assert subtree_hints(f, mini_schema()) == ({f"{{{V}}}vsis"}, None)
-    f = etree.fromstring(f'<filter><vsis xmlns="{V}"/></filter>')
-    assert subtree_hints(f, mini_schema())[1] is None
+def test_hints_are_every_vsi_when_a_vsi_is_not_selected_by_name():
+    got = hints(f'<vsis xmlns="{V}"><vsi><description/></vsi></vsis>')
+    assert got.tags == {f"{{{V}}}vsis"} and got.vsi_names is None
+    assert got.parts("any") == NO_PARTS
+    assert hints(f'<vsis xmlns="{V}"/>') == StateSelection(tags=frozenset({f"{{{V}}}vsis"}))
 
 
 def test_hints_select_no_vsi_when_the_filter_has_no_vsis_node():
-    f = etree.fromstring(f'<filter><l2-multicast xmlns="{V}"/></filter>')
-    assert subtree_hints(f, mini_schema()) == ({f"{{{V}}}l2-multicast"}, set())
+    got = hints(f'<l2-multicast xmlns="{V}"/>')
+    assert got.tags == {f"{{{V}}}l2-multicast"} and got.vsi_names == frozenset()
 
 
 def test_hints_resolve_namespace_less_nodes_through_the_schema():
-    f = etree.fromstring("<filter><vsis><vsi><name>a</name></vsi></vsis></filter>")
-    assert subtree_hints(f, mini_schema()) == ({f"{{{V}}}vsis"}, {"a"})
+    got = hints("<vsis><vsi><name>a</name></vsi></vsis>")
+    assert got == StateSelection.of_vsis({"a"}, tags={f"{{{V}}}vsis"})
+
+
+def test_hints_of_an_empty_filter_select_nothing():
+    assert subtree_hints(etree.fromstring("<filter/>")) == NOTHING
+
+
+def test_hints_of_group_key_content_matches_name_those_rows_only():
+    got = hints(vsi_filter("v", group("239.1.2.3")))
+    assert got.parts("v") == VsiParts(groups=frozenset({("239.1.2.3", None)}), mac_table=False)
+    got = hints(vsi_filter("v", group("239.1.2.3", "10.0.0.1")))
+    assert got.parts("v") == VsiParts(groups=frozenset({("239.1.2.3", "10.0.0.1")}), mac_table=False)
+
+
+def test_hints_of_several_group_nodes_are_their_union():
+    got = hints(vsi_filter("v", group(" 239.1.2.3 ") + group("239.9.9.9", "0.0.0.0")))
+    assert got.parts("v").groups == {("239.1.2.3", None), ("239.9.9.9", "0.0.0.0")}
+
+
+def test_hints_keep_the_key_bound_when_a_non_key_leaf_is_also_matched():
+    """Content matches are ANDed: the rows with that group address still bound the result."""
+    got = hints(vsi_filter("v", group("239.1.2.3", more="<mac-address>01:00:5e:01:02:03</mac-address>")))
+    assert got.parts("v").groups == {("239.1.2.3", None)}
+
+
+def test_hints_want_every_row_when_no_group_address_is_matched():
+    assert hints(vsi_filter("v", group(more="<mac-address>01:00:5e:01:02:03</mac-address>"))).parts("v").groups is None
+    assert hints(vsi_filter("v", group(source="10.0.0.1"))).parts("v").groups is None
+    assert hints(vsi_filter("v", "<igmp-snooping><group/></igmp-snooping>")).parts("v").groups is None
+    assert hints(vsi_filter("v", "<igmp-snooping/>")).parts("v").groups is None
+    assert hints(vsi_filter("v", "<igmp-snooping><enable>true</enable></igmp-snooping>")).parts("v").groups is None
+
+
+def test_hints_want_no_group_row_when_no_group_table_is_selected():
+    for inner in ("<pws/>", "<igmp-snooping><statistics/></igmp-snooping>", "<acs><ac/></acs>", "<description/>"):
+        parts = hints(vsi_filter("v", inner)).parts("v")
+        assert parts is not None and parts.groups == frozenset(), inner
+
+
+def test_hints_want_the_mac_table_only_when_it_is_selected():
+    assert hints(vsi_filter("v", "<mac-table/>")).parts("v") == VsiParts(groups=frozenset(), mac_table=True)
+    assert hints(vsi_filter("v", "<mac-table><entry><mac-address>02:00:00:00:00:01</mac-address></entry></mac-table>")
+                 ).parts("v") == VsiParts(groups=frozenset(), mac_table=True)
+    assert not hints(vsi_filter("v", group("239.1.2.3"))).parts("v").mac_table
+
+
+def test_hints_select_the_whole_vsi_when_its_node_holds_content_matches_only():
+    assert hints(vsi_filter("v", "")).parts("v") == WHOLE_VSI
+    assert hints(vsi_filter("v", "<description>x</description>")).parts("v") == WHOLE_VSI
+
+
+def test_hints_of_groups_without_a_vsi_name_apply_to_every_vsi():
+    got = hints(vsi_filter(None, group("239.1.2.3")) + f'<vsis xmlns="{V}"><vsi><name>v</name><pws/></vsi></vsis>')
+    assert got.vsi_names is None
+    assert got.parts("w").groups == {("239.1.2.3", None)}
+    assert got.parts("v").groups == {("239.1.2.3", None)}
+
+
+def test_hints_select_everything_when_the_top_level_holds_content_matches_only():
+    assert hints(f'<vsis xmlns="{V}">x</vsis>') == EVERYTHING
 
 
 def test_keyed_filter_over_a_datastore_tree_finds_entries_through_the_datastore_key_index():

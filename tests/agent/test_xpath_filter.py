@@ -6,6 +6,7 @@ import pytest
 from lxml import etree
 
 from agent.errors import ErrorTag, RpcError
+from agent.state_provider import EVERYTHING, NO_PARTS, WHOLE_VSI, StateSelection, VsiParts
 from agent.xmlns import NC, VL2MC
 from agent.xpath_filter import XPathFilter, filter_from_element, xpath_hints
 from tests.agent.test_subtree_filter import OTHER, canon, data_root, mini_schema
@@ -119,17 +120,77 @@ def test_filter_does_not_modify_the_datastore_tree():
     assert etree.tostring(root) == before
 
 
+VSIS_TAG = f"{{{V}}}vsis"
+G = "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/vl2mc:igmp-snooping/vl2mc:group"
+
+
 def test_hints_from_key_predicates():
-    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:acs | /vl2mc:vsis/vl2mc:vsi[vl2mc:name=\"b\"]",
-                       NS) == ({f"{{{V}}}vsis"}, {"a", "b"})
+    got = xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:acs | /vl2mc:vsis/vl2mc:vsi[vl2mc:name=\"b\"]", NS)
+    assert got.tags == {VSIS_TAG} and got.vsi_names == {"a", "b"}
+    assert (got.parts("a"), got.parts("b")) == (NO_PARTS, WHOLE_VSI)
 
 
 def test_hints_give_up_on_shapes_that_can_escape_the_named_vsi():
-    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/../vl2mc:vsi", NS)[1] is None
-    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi", NS)[1] is None
-    assert xpath_hints("//vl2mc:vsi[vl2mc:name='a']", NS) == (None, None)
-    assert xpath_hints("count(/vl2mc:vsis)", NS) == (None, None)
+    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/../vl2mc:vsi", NS) == EVERYTHING
+    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi", NS).vsi_names is None
+    assert xpath_hints("//vl2mc:vsi[vl2mc:name='a']", NS) == EVERYTHING
+    assert xpath_hints("count(/vl2mc:vsis)", NS) == EVERYTHING
+    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a'][/vl2mc:vsis/vl2mc:vsi/vl2mc:name='b']", NS) == EVERYTHING
+    assert xpath_hints("/vl2mc:vsis/descendant::vl2mc:vsi[vl2mc:name='a']", NS) == EVERYTHING
+    assert xpath_hints("vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']", NS) == EVERYTHING
 
 
 def test_hints_select_no_vsi_when_only_other_subtrees_are_named():
-    assert xpath_hints("/vl2mc:l2-multicast", NS) == ({f"{{{V}}}l2-multicast"}, set())
+    got = xpath_hints("/vl2mc:l2-multicast", NS)
+    assert got.tags == {f"{{{V}}}l2-multicast"} and got.vsi_names == frozenset()
+
+
+def test_hints_of_group_key_predicates_name_those_rows_only():
+    assert xpath_hints(f"{G}[vl2mc:group-address='239.1.2.3']", NS) == StateSelection.of_vsis(
+        {"v"}, VsiParts(groups=frozenset({("239.1.2.3", None)}), mac_table=False), tags={VSIS_TAG})
+    both = (f"{G}[vl2mc:group-address='239.1.2.3'][vl2mc:source-address='10.0.0.1']/vl2mc:port",
+            f"{G}[vl2mc:group-address = '239.1.2.3' and '10.0.0.1' = vl2mc:source-address]/vl2mc:port")
+    for select in both:
+        assert xpath_hints(select, NS).parts("v").groups == {("239.1.2.3", "10.0.0.1")}, select
+
+
+def test_hints_keep_the_key_bound_when_a_non_key_leaf_is_also_tested():
+    got = xpath_hints(f"{G}[vl2mc:group-address='239.1.2.3' and vl2mc:mac-address='01:00:5e:01:02:03']", NS)
+    assert got.parts("v").groups == {("239.1.2.3", None)}
+
+
+def test_hints_want_every_row_when_no_group_address_is_tested():
+    for select in (G, f"{G}[vl2mc:mac-address='01:00:5e:01:02:03']", f"{G}[vl2mc:source-address='0.0.0.0']",
+                   "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/vl2mc:igmp-snooping",
+                   "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/vl2mc:igmp-snooping/*",
+                   "/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/vl2mc:igmp-snooping[vl2mc:group='x']/vl2mc:statistics"):
+        assert xpath_hints(select, NS).parts("v").groups is None, select
+
+
+def test_hints_want_no_group_row_when_no_group_table_is_selected():
+    for rest in ("vl2mc:pws", "vl2mc:igmp-snooping/vl2mc:statistics", "vl2mc:description",
+                 "vl2mc:acs/vl2mc:ac[vl2mc:oper-status='up']"):
+        parts = xpath_hints(f"/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/{rest}", NS).parts("v")
+        assert parts == NO_PARTS, rest
+    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/vl2mc:mac-table", NS).parts("v") == VsiParts(
+        groups=frozenset(), mac_table=True)
+
+
+def test_hints_select_the_whole_vsi_when_it_is_tested_on_more_than_its_name():
+    """`vsi[igmp-snooping='...']` compares the string value of the whole container."""
+    got = xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v' and vl2mc:igmp-snooping='x']/vl2mc:pws", NS)
+    assert got.vsi_names == {"v"} and got.parts("v") == WHOLE_VSI
+    assert xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='v']/*", NS).parts("v") == WHOLE_VSI
+
+
+def test_hints_select_everything_for_predicates_they_cannot_read():
+    for predicate in ("vl2mc:group-address='239.1.2.3' or vl2mc:group-address='239.1.2.4'",
+                      "contains(vl2mc:group-address, '239')", "1", "vl2mc:group-address!='239.1.2.3'",
+                      "vl2mc:group-address=239", "../vl2mc:entries-count='1'", "group-address='239.1.2.3'",
+                      "nope:group-address='239.1.2.3'"):
+        assert xpath_hints(f"{G}[{predicate}]", NS) == EVERYTHING, predicate
+
+
+def test_hints_read_quotes_and_brackets_inside_literals():
+    got = xpath_hints("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a]|/x and [\"']/vl2mc:pws", NS)
+    assert got.vsi_names == {"a]|/x and [\""}
