@@ -182,7 +182,13 @@ class ConfirmedCommits:
         """Session-end hook: a non-persistent confirmed commit dies with its session."""
         pending = self.pending
         if pending is not None and pending.persist is None and pending.session_id == session.id:
-            self.rollback(f"session {session.id} ended before confirming")
+            # the server rolls back, also when another session's kill-session ended this one:
+            # RFC 6470 changed-by names the server, not the session whose rpc is running
+            acting, self.server.current_session = self.server.current_session, None
+            try:
+                self.rollback(f"session {session.id} ended before confirming")
+            finally:
+                self.server.current_session = acting
             self._report("cancel", session)
 
     def _report(self, event: str, session: "Session | None", timeout: int | None = None) -> None:

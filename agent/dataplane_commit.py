@@ -6,7 +6,10 @@ running, copy-config, and a confirmed-commit rollback alike.  It translates the 
 into the dataplane's :class:`~dataplane.config.DeviceConfig` and applies it; when the
 dataplane refuses (:class:`~dataplane.config.ConfigError`), the hook raises an rpc-error
 whose error-path is the instance identifier of the refused node and the datastore stays
-as it was.  The dataplane's own ``apply`` is atomic, so both sides stay as they were.
+as it was.  The dataplane's own ``apply`` is atomic, so both sides stay as they were.  When
+the change does not happen after the hook accepted it (an edit of running that cannot be
+saved is taken back), the datastore calls :meth:`DataplaneCommit.abort`, which puts the
+dataplane back too.
 
 Only what changed is translated: the hook keeps the last applied configuration as one
 :class:`~dataplane.config.VsiConfig` per VSI and rebuilds only the VSIs the commit's
@@ -60,6 +63,8 @@ class DataplaneCommit:
         self.schema = schema
         self._vsis: dict[str, VsiConfig] = {}
         self._globals: dict[str, Any] = {}
+        #: what undoes the last accepted call (see :meth:`abort`); None when nothing to undo
+        self._undo: tuple[DeviceConfig | None, dict[str, VsiConfig | None]] | None = None
 
     def load(self, root: etree._Element) -> None:
         """Start-up: apply the whole configuration (ConfigError propagates: the agent must
@@ -69,27 +74,45 @@ class DataplaneCommit:
         self._remember(config)
 
     def __call__(self, root: etree._Element, changes: list[Change]) -> None:
+        self._undo = None
         if not changes:
             return
         touched = _touched(changes, root)
         try:
             if touched is None:
-                config = device_config(root)
-                self.dataplane.apply(config)
-                self._remember(config)
+                self._apply_whole(device_config(root))
                 return
             vsis, global_changed = touched
             fields = _global_values(DeviceConfig(**global_fields(root))) if global_changed else self._globals
             updates = self._vsi_updates(vsis)
             if fields != self._globals:
-                config = self._whole(fields, updates)
-                self.dataplane.apply(config)
-                self._remember(config)
+                self._apply_whole(self._whole(fields, updates))
             elif updates:
                 self.dataplane.apply_vsis(updates)
+                self._undo = (None, {name: self._vsis.get(name) for name in updates})
                 self._remember_vsis(updates)
         except ConfigError as exc:
             raise self._refusal(exc) from exc
+
+    def abort(self) -> None:
+        """The change the last call accepted is not happening (running could not be saved,
+        or another hook refused it): put the dataplane back as it was before that call."""
+        undo, self._undo = self._undo, None
+        if undo is None:
+            return
+        whole, vsis = undo
+        if whole is not None:
+            self.dataplane.apply(whole)
+            self._remember(whole)
+        else:
+            self.dataplane.apply_vsis(vsis)
+            self._remember_vsis(vsis)
+
+    def _apply_whole(self, config: DeviceConfig) -> None:
+        before = self._whole(self._globals, {})
+        self.dataplane.apply(config)
+        self._undo = (before, {})
+        self._remember(config)
 
     def _vsi_updates(self, vsis: dict[str, etree._Element | None]) -> dict[str, VsiConfig | None]:
         """The touched VSIs' new configurations (None: gone), leaving out those that came

@@ -58,7 +58,10 @@ NAMES: tuple[str, ...] = (RUNNING, CANDIDATE, STARTUP)
 TEST_OPTIONS: frozenset[str] = frozenset({"test-then-set", "set", "test-only"})
 
 #: ``hook(new_root, changes)``: called after validation and before running is replaced; raise
-#: :class:`RpcError` to refuse (nothing changes).  The dataplane push lives behind this.
+#: :class:`RpcError` to refuse (nothing changes).  The dataplane push lives behind this.  A
+#: hook may also have an ``abort()`` method: it is called when the change it accepted does
+#: not happen after all (a later hook refused it, or running could not be saved), and must
+#: undo what the hook's last call did.
 CommitHook = Callable[[etree._Element, list[Change]], None]
 #: ``listener(changes)``: called after running changed and was saved (RFC 6470
 #: netconf-config-change); it cannot refuse, and an exception in it is logged, not raised.
@@ -442,7 +445,12 @@ class Datastores:
         if not result.changes and not result.touched:
             return
         self._run_commit_hooks(self.running.root, result.changes)
-        self.persist_running()
+        try:
+            self.persist_running()
+        except BaseException:
+            # the caller takes the edit back: what the hooks pushed must go back too
+            self._abort_commit_hooks(self.commit_hooks)
+            raise
         self._follow_running(result.touched)
         self._committed(result.changes)
 
@@ -467,11 +475,13 @@ class Datastores:
         else:
             self._sync(self.running, self.candidate, touched)
 
-    def _sync(self, source: Datastore, target: Datastore, touched: list[DataPath]) -> None:
+    def _sync(self, source: Datastore, target: Datastore, touched: list[DataPath]) -> list[Change]:
         """:func:`sync_paths`, with the copied subtrees reported to the validator and the
-        saved form."""
+        saved form; returns the changes it made to ``target``."""
         self._entries_changed(target, touched)      # before: the entries are still in the tree
-        self.validator.notice(target.root, sync_paths(self.schema, source, target, touched))
+        changes = sync_paths(self.schema, source, target, touched)
+        self.validator.notice(target.root, changes)
+        return changes
 
     # ----- commit and discard (RFC 6241 8.3.4) ------------------------------------------
 
@@ -495,10 +505,12 @@ class Datastores:
         # both trees stay tracked: the value indexes follow them through the swap
         self.running.adopt(candidate.root, candidate.index)
         candidate.adopt(old_root, old_index)
-        self._sync(self.running, candidate, candidate.touched)
+        # replaying the touched paths onto the old running gives the net change: edits the
+        # candidate went through and undid (create then delete) are not in it (RFC 6470)
+        net = self._sync(self.running, candidate, candidate.touched)
         candidate.mark_clean()
         self.persist_running()
-        self._committed(changes)
+        self._committed(net)
         return changes
 
     def _commit_whole_tree(self) -> list[Change]:
@@ -538,8 +550,26 @@ class Datastores:
                 if is_within(c.parent, root) and (c.element is None or is_within(c.element, root))]
 
     def _run_commit_hooks(self, root: etree._Element, changes: list[Change]) -> None:
-        for hook in list(self.commit_hooks):
-            hook(root, changes)
+        done: list[CommitHook] = []
+        try:
+            for hook in list(self.commit_hooks):
+                hook(root, changes)
+                done.append(hook)
+        except BaseException:
+            self._abort_commit_hooks(done)
+            raise
+
+    @staticmethod
+    def _abort_commit_hooks(hooks: list[CommitHook]) -> None:
+        """Tell the hooks that accepted a change that it is not happening, last first."""
+        for hook in reversed(hooks):
+            abort = getattr(hook, "abort", None)
+            if abort is None:
+                continue
+            try:
+                abort()
+            except Exception:
+                log.exception("commit hook %r failed to undo its change", hook)
 
     def _committed(self, changes: list[Change]) -> None:
         """Tell the commit listeners; running has changed whatever they do."""

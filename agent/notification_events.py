@@ -125,13 +125,39 @@ def config_change(changes: Iterable[Change], schema: Schema, session: Session | 
     body = _ncn("netconf-config-change")
     _changed_by(body, session)
     _leaf(body, NC_NOTIFICATIONS, "datastore", datastore)
-    for change in topmost_changes(list(changes)):
-        path, nsmap = edit_target(change, schema)
+    for (path, nsmap), operation in net_edits(topmost_changes(list(changes)), schema):
         edit = etree.SubElement(body, qn(NC_NOTIFICATIONS, "edit"))
         target = etree.SubElement(edit, qn(NC_NOTIFICATIONS, "target"), nsmap=nsmap)
         target.text = path
-        _leaf(edit, NC_NOTIFICATIONS, "operation", EDIT_OPERATIONS[change.op])
+        _leaf(edit, NC_NOTIFICATIONS, "operation", operation)
     return body
+
+
+def net_edits(changes: list[Change], schema: Schema) -> list[tuple[tuple[str, dict[str, str]], str]]:
+    """(target, operation) per changed node, net: a node deleted and created again in one
+    batch (how a commit replays the touched subtrees into the old running) is one
+    ``replace``, or nothing when it came back the same."""
+    edits: dict[str, tuple[tuple[str, dict[str, str]], str, Change]] = {}
+    for change in changes:
+        target = edit_target(change, schema)
+        previous = edits.get(target[0])
+        if previous is not None and previous[2].op == "delete" and change.op == "create":
+            if _same_subtree(previous[2].old_element, change.element):
+                del edits[target[0]]
+            else:
+                edits[target[0]] = (target, "replace", change)
+            continue
+        edits[target[0]] = (target, EDIT_OPERATIONS[change.op], change)
+    return [(target, operation) for target, operation, _ in edits.values()]
+
+
+def _same_subtree(a: Element | None, b: Element | None) -> bool:
+    """Equal data: tags, texts and children in order (attributes are bookkeeping marks)."""
+    if a is None or b is None:
+        return False
+    if a.tag != b.tag or (a.text or "").strip() != (b.text or "").strip() or len(a) != len(b):
+        return False
+    return all(_same_subtree(x, y) for x, y in zip(a, b))
 
 
 def topmost_changes(changes: list[Change]) -> list[Change]:
@@ -268,12 +294,15 @@ class EventSources:
         self.publish(session_end(session, killed_by), None)
 
     def running_changed(self, changes: list[Change]) -> None:
-        if changes:
-            self.publish(config_change(changes, self.server.schema, self.server.current_session), None)
+        if not changes:
+            return
+        body = config_change(changes, self.server.schema, self.server.current_session)
+        if body.find(qn(NC_NOTIFICATIONS, "edit")) is not None:   # running really changed
+            self.publish(body, None)
 
     def confirmed_commit_event(self, event: str, session: Session | None, timeout: int | None = None) -> None:
-        """RFC 6470 netconf-confirmed-commit, for `agent.confirmed_commit` to report each
-        confirm-event with (it has no listener list yet: nothing calls this on its own)."""
+        """RFC 6470 netconf-confirmed-commit: `agent.confirmed_commit` reports each
+        confirm-event through this."""
         self.publish(confirmed_commit(event, session, timeout), None)
 
     # -- the dataplane ----------------------------------------------------------------------

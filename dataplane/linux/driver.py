@@ -29,6 +29,7 @@ loop in the namespace whose interfaces it should drive (``ip netns exec``, or
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 
@@ -41,6 +42,7 @@ from dataplane.linux.carrier import LinkMonitor
 __all__ = ["LinuxDataplane"]
 
 Frames = list[tuple[str, bytes]]
+log = logging.getLogger(__name__)
 EventListener = Callable[[list[Event]], None]
 
 #: frames read from one port per wake-up before the loop serves the others
@@ -275,7 +277,10 @@ class LinuxDataplane:
         events = self.device.pop_events()
         if events:
             for listener in self.listeners:
-                listener(events)
+                try:
+                    listener(events)
+                except Exception:   # an observer's bug must not stop the device
+                    log.exception("event listener %r failed", listener)
         self._arm()
 
     def _arm(self) -> None:

@@ -12,6 +12,7 @@ off (a long-running lab would keep every group event forever), and handed to eac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 from dataplane.config import DeviceConfig, VsiConfig
@@ -23,6 +24,7 @@ from dataplane.sim.network import Node
 __all__ = ["DeviceNode"]
 
 Frames = list[tuple[str, bytes]]
+log = logging.getLogger(__name__)
 
 
 class DeviceNode(Node):
@@ -68,7 +70,10 @@ class DeviceNode(Node):
             if self.record_events:
                 self.events.extend(events)
             for listener in self.listeners:
-                listener(events)
+                try:
+                    listener(events)
+                except Exception:   # an observer's bug must not stop the device
+                    log.exception("event listener %r failed", listener)
         self._arm()
 
     def _arm(self) -> None:

@@ -83,5 +83,7 @@ class RealTimeRunner:
 
     def _fire(self) -> None:
         self._handle = None
-        self.catch_up()
-        self.reschedule()
+        try:
+            self.catch_up()
+        finally:   # a failing event must not stop the clock for every later one
+            self.reschedule()

@@ -218,3 +218,53 @@ def test_the_default_dataplane_has_a_stable_mac_per_state_directory(tmp_path: Pa
     first = standalone_mac(str(tmp_path / "a"))
     assert first == standalone_mac(str(tmp_path / "a")) != standalone_mac(str(tmp_path / "b"))
     assert first[0] & 0x01 == 0 and first[0] & 0x02 == 0x02     # unicast, locally administered
+
+
+def test_an_edit_of_running_that_cannot_be_saved_leaves_the_dataplane_as_it_was(agent_server: RunningAgent,
+                                                                                nc: Any) -> None:
+    nc.edit_config(target="running", config=config(vsi_xml("v1", limit=10)))
+    stores = agent_server.server.datastores
+
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    agent_server.run(lambda: setattr(stores, "persist_running", disk_full))
+    try:
+        with pytest.raises(RPCError):
+            nc.edit_config(target="running", config=config(vsi_xml("v1", limit=20)))
+    finally:
+        agent_server.run(lambda: delattr(stores, "persist_running"))
+    assert agent_server.run(lambda: device_of(agent_server).vsis["v1"].config.igmp.limit_max_entry) == 10
+    assert same(dataplane_config(agent_server), running_config(agent_server))
+    nc.edit_config(target="running", config=config(vsi_xml("v1", limit=30)))   # and the next edit works
+    assert same(dataplane_config(agent_server), running_config(agent_server))
+
+
+def test_a_commit_pushes_only_the_changed_vsis(make_agent: Any) -> None:
+    """Only what changed is pushed (issue 4): a one-VSI change reaches the dataplane as that
+    VSI alone; a change of the device-wide leaves as the whole configuration."""
+    calls: list[tuple[str, object]] = []
+
+    class Recording(SimDataplane):
+        def apply(self, config: DeviceConfig) -> None:
+            calls.append(("apply", sorted(v.name for v in config.vsis)))
+            super().apply(config)
+
+        def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
+            calls.append(("apply_vsis", sorted(changes)))
+            super().apply_vsis(changes)
+
+    def recording() -> SimDataplane:
+        base = SimDataplane.standalone("rec", standalone_mac("rec"))
+        return Recording(base.node, base.runner, owns_runner=True)
+
+    agent = make_agent(dataplane_factory=recording)
+    with agent.connect() as m:
+        m.edit_config(target="running", config=config(*(vsi_xml(f"v{i}") for i in range(3))))
+        calls.clear()
+        m.edit_config(target="running", config=config(vsi_xml("v1", limit=5)))
+        m.edit_config(target="running", config=config(vsi_xml("v2", operation="delete")))
+        m.edit_config(target="running", config=config(global_enable=True))              # no change at all
+        m.edit_config(target="running", config=(f'<config xmlns="{NC}"><l2-multicast xmlns="{VL2MC}">'
+                                                f'<device-mac>02:00:00:00:00:99</device-mac></l2-multicast></config>'))
+    assert calls == [("apply_vsis", ["v1"]), ("apply_vsis", ["v2"]), ("apply", ["v0", "v1"])]

@@ -554,6 +554,46 @@ def test_config_change_reports_a_created_subtree_once_and_a_deleted_entry_with_i
     assert ok, why
 
 
+def test_config_change_of_a_commit_reports_the_net_change_only(agent_server: Any,
+                                                                 nc_factory: Callable[..., Any]) -> None:
+    """Edits the candidate went through and undid are not changes of running (RFC 6470)."""
+    editor = nc_factory()
+    editor.edit_config(target="running", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}"><vsi><name>a</name>'
+                                                 '<description>d0</description></vsi></vsis></config>')
+    watcher = nc_factory()
+    watcher.create_subscription(filter=etree.fromstring(
+        f'<filter xmlns="{NC}" type="subtree"><netconf-config-change xmlns="{NCN}"/>{MARKERS[1]}</filter>'))
+    for edit in (f'<vsi><name>x</name></vsi>', f'<vsi xmlns:nc="{NC}" nc:operation="delete"><name>x</name></vsi>',
+                 '<vsi><name>a</name><description>d1</description></vsi>',
+                 '<vsi><name>a</name><description>d0</description></vsi>'):
+        editor.edit_config(target="candidate", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}">{edit}</vsis></config>')
+    editor.commit()
+    publish(agent_server, marker("after-commit"))
+    assert marker_vsi(take(watcher)) == "after-commit"          # no config-change came before it
+    editor.edit_config(target="candidate", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}"><vsi><name>y</name>'
+                                                 '</vsi><vsi><name>a</name><description>d2</description></vsi>'
+                                                 '</vsis></config>')
+    editor.edit_config(target="candidate", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}"><vsi><name>a</name>'
+                                                 '<description>d3</description></vsi></vsis></config>')
+    editor.commit()
+    _, change = take_content(watcher, qn(NCN, "netconf-config-change"))
+    assert sorted(_edits(change)) == [("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='a']/vl2mc:description", "replace"),
+                                      ("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='y']", "create")]
+
+
+def test_rollback_after_a_kill_session_names_the_server(nc_factory: Callable[..., Any]) -> None:
+    watcher = nc_factory()
+    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    victim = nc_factory()
+    victim.edit_config(target="candidate", config=CONFIG_ON)
+    victim.commit(confirmed=True, timeout="600")
+    take_content(watcher, qn(NCN, "netconf-config-change"))     # the confirmed commit itself
+    killer = nc_factory()
+    killer.kill_session(victim.session_id)
+    _, rollback = take_content(watcher, qn(NCN, "netconf-config-change"))
+    assert rollback.find(f"{{{NCN}}}changed-by/{{{NCN}}}server") is not None
+
+
 def test_config_change_made_by_the_server_itself_names_the_server(nc_factory: Callable[..., Any]) -> None:
     """A confirmed commit that times out is rolled back by the server: changed-by is `<server/>`."""
     watcher = nc_factory()
