@@ -8,7 +8,8 @@ method runs on the agent's event loop, so the core is never touched by two parti
 
 Contract (what every driver provides):
 
-* ``device``: the core, read directly by :mod:`agent.dataplane_state` between calls;
+* ``device``: the core, read directly by :mod:`agent.dataplane_state` between calls, after
+  ``settle()`` has run every timer due by now;
 * ``now()``: the core's time now (seconds; what ``up-time`` and ``expires`` count from) and
   ``epoch``: the Unix time of core time 0 (for ``date-and-time`` leaves);
 * ``apply(config)``: make ``config`` the core's configuration, atomically (a
@@ -55,24 +56,18 @@ class Dataplane(ABC):
         """The core's time now."""
 
     @abstractmethod
+    def settle(self) -> None:
+        """Run what is due by now, so that the core can be read (a membership that expired
+        a moment ago is gone, not shown with 0 s left)."""
+
+    @abstractmethod
     def apply(self, config: DeviceConfig) -> None:
         """Configure the core; ConfigError leaves it as it was."""
 
+    @abstractmethod
     def apply_vsis(self, changes: Mapping[str, VsiConfig | None]) -> None:
-        """Change only the named VSIs (None: remove); ConfigError leaves the core as it was.
-
-        This default rebuilds the whole configuration (correct, O(device)); drivers override
-        it with ``Device.apply_vsis``.
-        """
-        current = {vsi.name: vsi for vsi in self.device.config.vsis}
-        for name, config in changes.items():
-            if config is None:
-                current.pop(name, None)
-            else:
-                current[name] = config
-        whole = self.device.config
-        self.apply(DeviceConfig(igmp_snooping_enable=whole.igmp_snooping_enable, device_mac=whole.device_mac,
-                                vsis=tuple(current.values())))
+        """Change only the named VSIs (None: remove) in O(changed), like
+        ``Device.apply_vsis``; ConfigError leaves the core as it was."""
 
     @abstractmethod
     def switchover(self, vsi: str, pw: tuple[str, int]) -> None:
@@ -123,6 +118,10 @@ class SimDataplane(Dataplane):
 
     def now(self) -> float:
         return self.runner.now()
+
+    def settle(self) -> None:
+        self.runner.catch_up()
+        self.runner.reschedule()
 
     async def start(self) -> None:
         if self._owns_runner and not self.runner.running:

@@ -153,9 +153,8 @@ def _selected_vsis(device: "Device", selection: StateSelection) -> list[tuple["V
     if selection.other_vsis is None:
         found = ((device.vsis.get(name), parts) for name, parts in sorted(selection.vsis.items()))
         return [(vsi, parts) for vsi, parts in found if vsi is not None]
-    every = selection.other_vsis
-    return [(vsi, every.union(selection.vsis[name]) if name in selection.vsis else every)
-            for name, vsi in device.vsis.items()]
+    return [(vsi, parts) for name, vsi in device.vsis.items()
+            if (parts := selection.parts(name)) is not None]
 
 
 def _render_vsi(out: Out, vsi: "Vsi", parts: VsiParts, now: float, epoch: float) -> None:
@@ -366,4 +365,5 @@ class DataplaneState:
         if not selection.wants(_VSIS) or selection.vsi_names == frozenset():
             return []
         dataplane = self.dataplane
+        dataplane.settle()      # timers due by now have run: nothing shows that has expired
         return device_state(dataplane.device, selection, dataplane.now(), epoch=dataplane.epoch)

@@ -37,7 +37,7 @@ from agent.dataplane_driver import SimDataplane
 from agent.persist import atomic_write, make_private_dir
 from agent.schema import Schema, load_schema
 from agent.server import Server, ServerConfig
-from agent.users import ADMIN_PASSWORD_ENV, ADMIN_PASSWORD_FILE, ADMIN_USER
+from agent.users import ADMIN_PASSWORD_ENV, ADMIN_PASSWORD_FILE, ADMIN_USER, UserStore
 from agent.xmlns import NC, VL2MC
 from dataplane.addr import ip_str
 from dataplane.config import DeviceConfig
@@ -133,7 +133,9 @@ class Lab:
         self.options = options
         self.state_dir = Path(options.state_dir)
         make_private_dir(self.state_dir)
-        self.password, self.password_file = _lab_password(self.state_dir, options.admin_password)
+        known, self.password_file = _lab_password(self.state_dir, options.admin_password)
+        #: the admin password, when known (None: the users were created earlier with another)
+        self.password = known
         self.sim = Simulator()
         self.topology: FailoverLab = build_lab(
             self.sim, {name: DeviceConfig() for name in DEVICES},
@@ -150,7 +152,7 @@ class Lab:
             # base port 0: every agent on a free port of its own (tests)
             port = options.base_port + offset if options.base_port else 0
             config = ServerConfig(host=options.host, port=port,
-                                  state_dir=self.state_dir / name, admin_password=self.password,
+                                  state_dir=self.state_dir / name, admin_password=known or "",
                                   device_name=name)
             server = Server(config, schema=schema, dataplane=SimDataplane(self.nodes[name], self.runner))
             stores = server.datastores
@@ -209,16 +211,26 @@ class Lab:
         return result
 
 
-def _lab_password(state_dir: Path, given: str | None) -> tuple[str, Path | None]:
+def _lab_password(state_dir: Path, given: str | None) -> tuple[str | None, Path | None]:
     """SPEC section 6's password rule, once for the lab: the given password or
-    $VSI_AGENT_ADMIN_PASSWORD, else the one generated on the first start and saved in
-    ``DIR/admin-password`` (0600).  Returns the password and the file it is kept in."""
+    $VSI_AGENT_ADMIN_PASSWORD, else one generated on the first start and saved in
+    ``DIR/admin-password`` (0600).  Returns the password to print and the file it is kept in.
+
+    Users are created on the first start only: when they exist already, the password that
+    counts is the one they were created with, so a password given now is printed only if it
+    is that one, and otherwise None (the caller says the old one stands)."""
     password = given or os.environ.get(ADMIN_PASSWORD_ENV)
+    path = state_dir / ADMIN_PASSWORD_FILE
+    stores = [UserStore(state_dir / name) for name in DEVICES]
+    if any(store.exists() for store in stores):
+        saved = path.read_text(encoding="utf-8").strip() if path.exists() else None
+        for candidate, where in ((password, None), (saved, path)):
+            if candidate and all(store.verify_password(ADMIN_USER, candidate) for store in stores
+                                 if store.exists()):
+                return candidate, where
+        return None, None
     if password:
         return password, None
-    path = state_dir / ADMIN_PASSWORD_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip(), path
     password = secrets.token_urlsafe(18)
     atomic_write(path, (password + "\n").encode("utf-8"))
     return password, path
@@ -273,6 +285,10 @@ def render_view(lab: Lab) -> str:
 
 def credentials_text(lab: Lab) -> str:
     where = ", ".join(f"{name} {host}:{port}" for name, (host, port) in lab.endpoints().items())
+    if lab.password is None:
+        return (f"vsi-agent lab: NETCONF over SSH: {where}\n"
+                f"vsi-agent lab: user {ADMIN_USER!r}, with the password it was given when {lab.state_dir} "
+                f"was first used\n")
     saved = f" (saved in {lab.password_file})" if lab.password_file else ""
     return (f"vsi-agent lab: NETCONF over SSH: {where}\n"
             f"vsi-agent lab: user {ADMIN_USER!r}, password {lab.password!r}{saved}\n")

@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from lxml import etree
 
-__all__ = ["EVERYTHING", "NOTHING", "NO_PARTS", "WHOLE_VSI", "GroupKey", "NullStateProvider", "StateProvider",
+__all__ = ["EVERYTHING", "NOTHING", "NO_PARTS", "WHOLE_VSI", "GroupKey", "StateProvider",
            "StateSelection", "VsiParts"]
 
 #: A row of a VSI's ``igmp-snooping/group`` list as a filter names it: (``group-address``,
@@ -132,10 +132,3 @@ class StateProvider(Protocol):
     def operational(self, selection: StateSelection) -> list[etree._Element]:
         """Top-level state subtrees covering at least ``selection``."""
         ...
-
-
-class NullStateProvider:
-    """The provider used until the dataplane is wired in: there is no state, so it returns none."""
-
-    def operational(self, selection: StateSelection) -> list[etree._Element]:
-        return []

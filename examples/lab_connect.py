@@ -2,7 +2,9 @@
 
 The lab listens on 127.0.0.1: UPE at the base port (default 8301), SPE1 at base+1, SPE2 at
 base+2.  The password is ``--password``, else ``$VSI_AGENT_ADMIN_PASSWORD``, else the one
-the lab generated in ``STATE_DIR/lab/admin-password``.
+the lab generated in ``admin-password`` of its state directory (``--state-dir``: what was
+given to ``vsi-agent lab --state-dir``; by default ``$VSI_AGENT_STATE_DIR/lab`` or
+``state/lab``, where the lab keeps it by default).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--base-port", type=int, default=8301, help="the lab's --base-port (UPE's port)")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default=None,
-                        help="default: $VSI_AGENT_ADMIN_PASSWORD, else STATE_DIR/lab/admin-password")
-    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("VSI_AGENT_STATE_DIR") or "state"),
-                        help="where the lab keeps its state (default $VSI_AGENT_STATE_DIR or ./state)")
+                        help="default: $VSI_AGENT_ADMIN_PASSWORD, else STATE_DIR/admin-password")
+    parser.add_argument("--state-dir", type=Path,
+                        default=Path(os.environ.get("VSI_AGENT_STATE_DIR") or "state") / "lab",
+                        help="the lab's --state-dir (default $VSI_AGENT_STATE_DIR/lab or ./state/lab)")
     return parser
 
 
@@ -40,7 +43,7 @@ def password(args: argparse.Namespace) -> str:
         return args.password
     if os.environ.get("VSI_AGENT_ADMIN_PASSWORD"):
         return os.environ["VSI_AGENT_ADMIN_PASSWORD"]
-    saved = args.state_dir / "lab" / "admin-password"
+    saved = args.state_dir / "admin-password"
     try:
         return saved.read_text(encoding="utf-8").strip()
     except OSError:

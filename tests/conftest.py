@@ -325,6 +325,8 @@ class RunningLab(LoopThread):
     rate: float = 100.0
     #: 0: every agent on a free port of its own; else UPE here, SPE1 and SPE2 on the next two
     base_port: int = 0
+    #: None: the lab's own rule ($VSI_AGENT_ADMIN_PASSWORD, else generated and saved)
+    admin_password: str | None = ADMIN_PASSWORD
     lab: Any = field(init=False)
 
     def start(self) -> None:
@@ -333,7 +335,7 @@ class RunningLab(LoopThread):
         self._start_loop("lab-loop")
         options = LabOptions(base_port=self.base_port, state_dir=self.state_dir, feature=self.feature,
                              querier_interval=self.querier_interval, rate=self.rate,
-                             admin_password=ADMIN_PASSWORD)
+                             admin_password=self.admin_password)
 
         async def build() -> Any:
             lab = Lab(options, schema=compiled_schema())

@@ -82,6 +82,10 @@ class LinuxDataplane:
     def now(self) -> float:
         return self._clock() - self._origin
 
+    def settle(self) -> None:
+        """Run every core timer due by now (the loop's wake-up may not have fired yet)."""
+        self._emit(self.device.tick(self.now()))
+
     def apply(self, config: DeviceConfig) -> None:
         """Configure the core, binding what it names and releasing what it no longer does.
         The core is told each new interface's carrier before its port is built, so a

@@ -33,6 +33,7 @@ from dataplane.config import DeviceConfig
 from dataplane.scenario import GROUPS, RECEIVER_GROUPS, FailoverLab, build_lab, device_configs
 from dataplane.sim import Simulator
 from dataplane.sim.realtime import RealTimeRunner
+from tests.dataplane._core_helpers import report
 from tests.agent.test_edit_config import config, edit, errors_of, running, snapshot
 from tests.agent.yang_oracles import MODULE_FILE
 from tests.conftest import RunningAgent
@@ -358,11 +359,13 @@ def test_clear_groups_keeps_static_groups(lab_agent, nc):
 def test_reset_igmp_snooping_group_without_vsi_name_clears_every_vsi(lab_agent, nc):
     add_second_vsi(nc)
     receivers_join(lab_agent)
+    vod_learns_a_group(lab_agent)
     request = reset("reset-igmp-snooping-group")
     assert libyang_accepts_request(nc, request) == (True, "")
     reply = nc.dispatch(request)
     assert [e.tag for e in output_of(reply)] == [qn(NC, "ok")]
     assert lab_agent.run(lambda: entry_count(lab_agent)) == 0
+    assert lab_agent.run(lambda: entry_count(lab_agent, "vod")) == 0
 
 
 def test_reset_igmp_snooping_group_with_vsi_name_clears_that_vsi(lab_agent, nc):
@@ -391,8 +394,10 @@ def test_reset_igmp_snooping_statistics_zeroes_the_counters(lab_agent, nc):
 def test_reset_igmp_snooping_statistics_without_vsi_name_zeroes_every_vsi(lab_agent, nc):
     add_second_vsi(nc)
     receivers_join(lab_agent)
+    vod_learns_a_group(lab_agent)
     nc.dispatch(reset("reset-igmp-snooping-statistics"))
     assert statistics(lab_agent)["reports-v2-received"] == 0
+    assert statistics(lab_agent, "vod")["reports-v2-received"] == 0
 
 
 def test_reset_igmp_snooping_statistics_of_another_vsi_keeps_these_counters(lab_agent, nc):
@@ -598,4 +603,12 @@ def add_second_vsi(nc: Any) -> None:
     """A second VSI, vod, with snooping on and an AC of its own (nothing is learned in it)."""
     edit(nc, config(f'<vsis xmlns="{VL2MC}"><vsi><name>vod</name><acs><ac><interface>ac9</interface></ac>'
                     "</acs><igmp-snooping><enable>true</enable></igmp-snooping></vsi></vsis>"))
+
+
+def vod_learns_a_group(agent: LabAgent) -> None:
+    """A host on vod's AC (nothing is wired to it) reports 239.5.5.5: one entry, one report."""
+    frame = report("239.5.5.5", host=99)
+    agent.in_lab(lambda: agent.dataplane.node.receive("ac9", frame, agent.dataplane.node.sim.now))
+    assert agent.run(lambda: entry_count(agent, "vod")) == 1
+    assert statistics(agent, "vod")["reports-v2-received"] == 1
 

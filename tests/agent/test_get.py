@@ -425,7 +425,10 @@ def hinted_server(tmp_path_factory):
                         ("a2", v3_report([(RecordType.ALLOW_NEW_SOURCES, "239.1.2.3", ("10.9.9.1",))], host=6)),
                         ("b1", report("239.1.1.2", host=7))):
         device.receive(port, frame, 1.0)
-    server.state = DataplaneState(SimpleNamespace(device=device, now=lambda: 7.5, epoch=1_764_000_000.0))
+    # a frozen instant: nothing is due, so settling runs nothing
+    frozen = SimpleNamespace(device=device, now=lambda: 7.5, epoch=1_764_000_000.0,
+                             settle=lambda: device.tick(7.5))
+    server.state = DataplaneState(frozen)
     return server
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -91,6 +92,18 @@ def test_switchover_and_watch_notifications_examples(lab: RunningLab) -> None:
         if watcher.poll() is None:
             watcher.kill()
             watcher.communicate()
+
+
+def test_examples_find_the_password_the_lab_generated(make_lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VSI_AGENT_ADMIN_PASSWORD", raising=False)
+    lab = make_lab(base_port=free_consecutive_ports(3), admin_password=None)
+    assert (lab.state_dir / "admin-password").exists()
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "switchover.py"), "--base-port", str(lab.base_port),
+                           "--state-dir", str(lab.state_dir), "--to", "10.0.0.2"],
+                          capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "VSI_AGENT_ADMIN_PASSWORD"})
+    assert proc.returncode == 0, proc.stderr
+    assert "switched over to 10.0.0.2:100" in proc.stdout
 
 
 def test_switchover_example_reports_a_refused_switchover(lab: RunningLab) -> None:
