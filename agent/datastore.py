@@ -66,6 +66,9 @@ CommitHook = Callable[[etree._Element, list[Change]], None]
 #: ``listener(changes)``: called after running changed and was saved (RFC 6470
 #: netconf-config-change); it cannot refuse, and an exception in it is logged, not raised.
 CommitListener = Callable[[list[Change]], None]
+#: ``listener(datastore, changes)``: the same for every datastore whose change is reported
+#: (RFC 6470: running and startup).
+ChangeListener = Callable[[str, list[Change]], None]
 
 
 class DatastoreLoadError(Exception):
@@ -170,6 +173,8 @@ class Datastores:
         self.startup_saved = False
         self.commit_hooks: list[CommitHook] = []
         self.commit_listeners: list[CommitListener] = []
+        #: told of changes to startup (copy-config, delete-config), with the datastore's name
+        self.startup_listeners: list[ChangeListener] = []
         #: running.xml's bytes without defaults, kept per tree and entry (see persist_running)
         self.explicit = ExplicitForm(is_default)
         #: the pending confirmed commit state (agent.confirmed_commit.ConfirmedCommits), made on first use
@@ -596,8 +601,10 @@ class Datastores:
             self.candidate.diverged = True
             self.candidate.modified_by.add(session_id)
         elif name == STARTUP:
+            old = self.startup.root
             self._install(self.startup, new_root)
             self.persist_startup()
+            self._startup_changed(diff_trees(self.schema, old, new_root))
         else:
             self.get(name)
 
@@ -628,9 +635,18 @@ class Datastores:
     def delete_startup(self, *, session_id: int) -> None:
         """delete-config on startup: the saved configuration is gone, startup is empty."""
         self.check_writable(STARTUP, session_id)
+        old = self.startup.root
         self._install(self.startup, self._with_defaults(empty_root()))
         remove_durably(self.startup_file)
         self.startup_saved = False
+        self._startup_changed(diff_trees(self.schema, old, self.startup.root))
+
+    def _startup_changed(self, changes: list[Change]) -> None:
+        for listener in list(self.startup_listeners):
+            try:
+                listener(STARTUP, changes)
+            except Exception:
+                log.exception("startup listener %r failed", listener)
 
     def copy_of(self, name: str) -> etree._Element:
         """A private deep copy of a datastore tree (copy-config source, rollback snapshot)."""

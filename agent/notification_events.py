@@ -275,6 +275,7 @@ class EventSources:
         self.server.session_start_hooks.append(self.session_started)
         self.server.session_end_hooks.append(self.session_ended)
         self.server.datastores.commit_listeners.append(self.running_changed)
+        self.server.datastores.startup_listeners.append(self.datastore_changed)
         dataplane = getattr(self.server, "dataplane", None)
         if dataplane is not None:
             dataplane.listeners.append(self.dataplane_events)
@@ -294,10 +295,14 @@ class EventSources:
         self.publish(session_end(session, killed_by), None)
 
     def running_changed(self, changes: list[Change]) -> None:
+        self.datastore_changed("running", changes)
+
+    def datastore_changed(self, datastore: str, changes: list[Change]) -> None:
+        """RFC 6470 netconf-config-change for ``datastore`` (running or startup)."""
         if not changes:
             return
-        body = config_change(changes, self.server.schema, self.server.current_session)
-        if body.find(qn(NC_NOTIFICATIONS, "edit")) is not None:   # running really changed
+        body = config_change(changes, self.server.schema, self.server.current_session, datastore)
+        if body.find(qn(NC_NOTIFICATIONS, "edit")) is not None:   # the datastore really changed
             self.publish(body, None)
 
     def confirmed_commit_event(self, event: str, session: Session | None, timeout: int | None = None) -> None:

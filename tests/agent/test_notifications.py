@@ -581,6 +581,23 @@ def test_config_change_of_a_commit_reports_the_net_change_only(agent_server: Any
                                       ("/vl2mc:vsis/vl2mc:vsi[vl2mc:name='y']", "create")]
 
 
+def test_saving_to_startup_is_a_config_change_of_startup(nc_factory: Callable[..., Any]) -> None:
+    watcher = nc_factory()
+    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    editor = nc_factory()
+    editor.edit_config(target="running", config=CONFIG_ON)
+    take_content(watcher, qn(NCN, "netconf-config-change"))        # running's own change
+    editor.copy_config(source="running", target="startup")
+    _, saved = take_content(watcher, qn(NCN, "netconf-config-change"))
+    enable = "/vl2mc:l2-multicast/vl2mc:igmp-snooping-enable"     # its default (false) was there
+    assert saved.findtext(qn(NCN, "datastore")) == "startup"
+    assert _edits(saved) == [(enable, "replace")]
+    editor.delete_config(target="startup")
+    _, deleted = take_content(watcher, qn(NCN, "netconf-config-change"))
+    assert deleted.findtext(qn(NCN, "datastore")) == "startup"
+    assert _edits(deleted) == [(enable, "replace")]                 # back to the default
+
+
 def test_rollback_after_a_kill_session_names_the_server(nc_factory: Callable[..., Any]) -> None:
     watcher = nc_factory()
     watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
