@@ -261,7 +261,8 @@ def _find_match(target: Element, child: Element, cnode: SchemaNode | None,
         index = indexes.get(child.tag)
         if index is None:
             index = indexes[child.tag] = {key_values(e, cnode): e for e in target.iterchildren(child.tag)}
-        return index.get(key_values(child, cnode))
+        # state-only lists (100k group rows) have no configured entries to match: no key needed
+        return index.get(key_values(child, cnode)) if index else None
     return None
 
 
