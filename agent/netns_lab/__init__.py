@@ -40,15 +40,21 @@ Pieces and why they are what they are:
 * **Offloads** - nothing is changed: veth hands locally sent UDP to the packet sockets
   with the checksum left to "hardware" (``CHECKSUM_PARTIAL``); the driver completes it
   from ``PACKET_VNET_HDR`` (``dataplane.linux.afpacket``), so ``ethtool -K`` is not needed
-  (and ethtool is not installed here).  MTU stays 1500 on every port; datagrams are small.
+  (and ethtool is not installed here).  TCP from a host (TSO) reaches the packet sockets
+  as super-frames; the driver cuts them into wire frames itself.  MTU stays 1500 on every
+  port; datagrams are small.
 
 Clocks: the controller, the source and the receivers all read ``CLOCK_MONOTONIC``, which
 network namespaces share, so the cut time, send times and arrival times are comparable.
 
 Cleanup: :class:`NetnsLab` is a context manager; processes it started are stopped (by
-pid) and its namespaces deleted on the way out, after a failure and on Ctrl-C (SIGTERM is
-turned into the same path).  :func:`remove_leftovers` (``down``) kills whatever still runs in
-namespaces with a lab prefix and deletes them: the repair after a crash.
+pid) and its namespaces deleted on the way out, after a failure and on Ctrl-C (SIGTERM and
+SIGHUP, a closed terminal, are turned into the same path).  A second Ctrl-C during the
+cleanup waits until it is done.  Every process the lab starts gets SIGTERM when the
+controller dies (``PR_SET_PDEATHSIG``), so even a killed controller leaves nothing
+streaming; its namespaces stay, and :func:`remove_leftovers` (``down``) kills whatever
+still runs in a lab's namespaces (``<prefix>-<role>``) and deletes them: the repair after
+a crash.
 
 CLI::
 

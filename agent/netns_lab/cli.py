@@ -12,7 +12,8 @@ from dataclasses import asdict
 
 from agent.netns_lab.hosts import receiver_main, source_main
 from agent.netns_lab.measure import FailoverRun, format_comparison, run_failover, run_throughput
-from agent.netns_lab.topology import LabError, NETCONF_PORT, NetnsLab, NetnsLabOptions, PREFIX_BASE, remove_leftovers
+from agent.netns_lab.topology import (LabError, NETCONF_PORT, NetnsLab, NetnsLabOptions, PREFIX_BASE, STOP_SIGNALS,
+                                      remove_leftovers)
 
 # ------------------------------------------------------------------------------ CLI
 
@@ -154,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--seconds", type=_seconds, default=5.0, help="length of each step (default 5)")
     down = commands.add_parser("down", help="remove labs left behind (kill what runs in them, delete them)")
     down.add_argument("--prefix", type=_prefix, default=PREFIX_BASE,
-                      help=f"namespace name prefix, starting with {PREFIX_BASE} (default: all labs)")
+                      help=f"one lab's prefix as `up` prints it ({PREFIX_BASE}<pid><hex>: its namespaces are "
+                           "<prefix>-<role>); default: all labs")
     down.set_defaults(func=_cmd_down)
     source = commands.add_parser("_source")
     source.add_argument("--address", required=True)
@@ -169,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stop_like_ctrl_c() -> None:
+    """SIGINT (also when started in the background, where it arrives ignored), SIGTERM and
+    SIGHUP (the terminal of ``up`` closed) take the Ctrl-C path: every ``with NetnsLab``
+    removes what it made."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command.startswith("_"):
@@ -181,10 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if why is not None:
         print(f"netns-lab: {why}", file=sys.stderr)
         return 2
-    # SIGINT (also when started in the background, where it arrives ignored) and SIGTERM take
-    # the Ctrl-C path: every `with NetnsLab` removes what it made
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_like_ctrl_c()
     try:
         return int(args.func(args))
     except LabError as exc:

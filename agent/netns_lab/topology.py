@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
@@ -13,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,34 +70,78 @@ def _run(*argv: str) -> str:
 
 
 def _sysctl(ns: str, *settings: str) -> None:
-    """Write ``key=value`` sysctls of namespace ``ns`` (its /proc/sys/net, seen from inside)."""
-    from dataplane.linux.netns import entered
+    """Write ``key=value`` sysctls of namespace ``ns`` (IPv6 ones skipped on a kernel
+    without IPv6: :func:`dataplane.linux.netns.write_sysctls`)."""
+    from dataplane.linux.netns import write_sysctls
 
-    with entered(ns):
-        for setting in settings:
-            key, value = setting.split("=", 1)
-            Path("/proc/sys", *key.split(".")).write_text(value)
+    write_sysctls(ns, *settings)
+
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+#: signals that end a run the Ctrl-C way (SIGHUP: the terminal of ``up`` was closed)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of every process a lab starts: SIGTERM when the controller dies
+    (PR_SET_PDEATHSIG, kept across the exec of ``ip netns exec`` and of Python), so a
+    controller killed without cleanup (SIGKILL, a crash) leaves no agent streaming."""
+    parent = os.getppid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the controller died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Run the body to its end even if SIGINT, SIGTERM or SIGHUP arrive: they are noted
+    and raised again afterwards, under the handlers of before. Cleanup runs in this, so a
+    second Ctrl-C cannot leave half a lab behind. Outside the main thread (where Python
+    cannot set handlers, and signals are not run anyway) the body just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda number, _frame: caught.append(number)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
+def _lab_member(name: str, prefix: str) -> bool:
+    """Whether namespace ``name`` belongs to the labs ``prefix`` names: all labs for
+    PREFIX_BASE, else the one lab ``prefix`` (names are ``<prefix>-<role>``, so the lab of
+    pid 1234 is not mistaken for the one of pid 12345)."""
+    if prefix == PREFIX_BASE:
+        return name.startswith(PREFIX_BASE)
+    return name.startswith(prefix if prefix.endswith("-") else prefix + "-")
 
 
 def lab_namespaces(prefix: str = PREFIX_BASE) -> list[str]:
-    """Namespaces whose name starts with ``prefix`` (``ip netns list``)."""
+    """The namespaces of lab ``prefix`` (of every lab for PREFIX_BASE), from ``ip netns list``."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     names = [line.split()[0] for line in out.splitlines() if line.strip()]
-    return sorted(name for name in names if name.startswith(prefix))
+    return sorted(name for name in names if _lab_member(name, prefix))
 
 
 def remove_leftovers(prefix: str = PREFIX_BASE) -> list[str]:
-    """Kill every process still running in a namespace starting with ``prefix``, delete the
-    namespaces (their veths go with them); returns the names removed.  Processes are
+    """Kill every process still running in the namespaces of lab ``prefix`` (every lab for
+    PREFIX_BASE, see :func:`lab_namespaces`), delete the namespaces (their veths go with them); returns the names removed.  Processes are
     ended by pid, as ``ip netns pids`` lists them: only what runs inside the lab."""
     if not prefix.startswith(PREFIX_BASE):
         raise ValueError(f"{prefix!r} is not a lab prefix: lab namespaces start with {PREFIX_BASE!r}, "
                          "and nothing else is removed")
     removed = []
-    for name in lab_namespaces(prefix):
-        _kill_namespace_processes(name)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        removed.append(name)
+    with stop_signals_deferred():
+        for name in lab_namespaces(prefix):
+            _kill_namespace_processes(name)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            removed.append(name)
     return removed
 
 
@@ -156,6 +202,8 @@ class NetnsLab:
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.receivers: dict[str, subprocess.Popen[str]] = {}
         self._processes: list[subprocess.Popen[Any]] = []
+        self._started: list[int] = []
+        """Pids of every process started, kept after :meth:`remove` (tests check them)."""
         self._run_id = 0
 
     # -- life cycle -------------------------------------------------------------------
@@ -175,8 +223,18 @@ class NetnsLab:
 
     @property
     def pids(self) -> list[int]:
-        """Every process this lab started (agents, receivers, sources), running or not."""
-        return [proc.pid for proc in self._processes]
+        """Every process this lab started (agents, receivers, sources), running or not,
+        also after :meth:`remove`."""
+        return list(self._started)
+
+    def _popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        """Start a lab process: its own session (a Ctrl-C reaches only the controller, which
+        then stops it in order), dying with the controller (:func:`die_with_parent`)."""
+        proc: subprocess.Popen[Any] = subprocess.Popen(argv, cwd=REPO, start_new_session=True,
+                                                       preexec_fn=die_with_parent, **kwargs)
+        self._processes.append(proc)
+        self._started.append(proc.pid)
+        return proc
 
     def ns(self, role: str) -> str:
         return f"{self.prefix}-{role}"
@@ -228,11 +286,11 @@ class NetnsLab:
             argv = ["ip", "netns", "exec", self.ns(role), sys.executable, "-m", "agent", "serve",
                     "--dataplane", "linux", "--router-id", router_id, "--device-name", device,
                     "--host", "127.0.0.1", "--port", str(NETCONF_PORT), "--state-dir", str(state)]
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
-                                    start_new_session=True)
-            log.close()
+            try:
+                proc = self._popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            finally:
+                log.close()
             self.agents[role] = proc
-            self._processes.append(proc)
         for role, proc in self.agents.items():
             self._wait(lambda r=role: "NETCONF over SSH on" in self.agent_log(r),
                        f"agent {role} to listen", proc=proc, log=lambda r=role: self.agent_log(r))
@@ -278,7 +336,12 @@ class NetnsLab:
                 m.edit_config(target="running", config=config, default_operation="replace")
 
     def remove(self) -> None:
-        """Stop every process started here (by pid), delete every namespace, the state dir."""
+        """Stop every process started here (by pid), delete every namespace, the state dir.
+        Stop signals arriving meanwhile wait until it is done (:func:`stop_signals_deferred`)."""
+        with stop_signals_deferred():
+            self._remove()
+
+    def _remove(self) -> None:
         for proc in self._processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -331,11 +394,9 @@ class NetnsLab:
 
     def _helper(self, role: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
         argv = ["ip", "netns", "exec", self.ns(role), sys.executable, "-m", "agent.netns_lab", *args]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
-        self._processes.append(proc)
-        return proc
+        return self._popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)),
+                           stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
 
     def start_receivers(self) -> None:
         """The kernel hosts join their groups (the first line each prints says it has)."""

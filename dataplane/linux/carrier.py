@@ -50,6 +50,12 @@ _IFINFOMSG = struct.Struct("=BxHiII")
 _RTATTR = struct.Struct("=HH")
 _RECV_SIZE = 1 << 16
 _DUMP_TIMEOUT = 5.0
+SO_RCVBUFFORCE = 33
+#: receive buffer asked for (SO_RCVBUFFORCE as root, else capped by rmem_max): a burst
+#: of link changes (a whole lab built at once) should wait here instead of overflowing
+RECEIVE_BUFFER = 4 << 20
+#: dumps restarted because notifications overflowed meanwhile, before giving up
+_DUMP_ATTEMPTS = 16
 
 
 class Link(NamedTuple):
@@ -67,10 +73,12 @@ class Link(NamedTuple):
 
 
 class LinkMessage(NamedTuple):
-    """A parsed RTM_NEWLINK (``deleted`` False) or RTM_DELLINK."""
+    """A parsed RTM_NEWLINK (``deleted`` False) or RTM_DELLINK; ``seq`` is 0 for a
+    notification and the request's sequence number for a dump answer."""
 
     link: Link
     deleted: bool
+    seq: int = 0
 
 
 def parse_link_messages(buffer: bytes, seq: int | None = None) -> tuple[list[LinkMessage], bool]:
@@ -87,7 +95,7 @@ def parse_link_messages(buffer: bytes, seq: int | None = None) -> tuple[list[Lin
         if kind in (RTM_NEWLINK, RTM_DELLINK):
             link = _parse_ifinfo(body)
             if link is not None:
-                messages.append(LinkMessage(link, kind == RTM_DELLINK))
+                messages.append(LinkMessage(link, kind == RTM_DELLINK, msg_seq))
         elif seq is not None and msg_seq == seq and kind == NLMSG_DONE:
             done = True
         elif seq is not None and msg_seq == seq and kind == NLMSG_ERROR:
@@ -134,6 +142,10 @@ class LinkMonitor:
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         try:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+            except OSError:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             self.sock.bind((0, RTMGRP_LINK))
             self.sock.setblocking(False)
         except OSError:
@@ -142,6 +154,8 @@ class LinkMonitor:
         self.links: dict[str, Link] = {}
         self._names: dict[int, str] = {}
         self._seq = 0
+        self.overflows = 0
+        """Times the kernel dropped notifications for us (``ENOBUFS``): each cost a dump."""
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -150,15 +164,43 @@ class LinkMonitor:
         self.sock.close()
 
     def refresh(self) -> set[str]:
-        """Dump the table; return the names that changed. Notifications queued before the
-        dump are applied in order with it, so the table ends as the kernel's is now."""
+        """Dump the table; return the names that changed.
+
+        Notifications already queued are stale (the dump is newer) and are thrown away
+        first. Those that arrive while the dump runs are newer than the dump's entry for
+        their link or as new, so they are applied on top of it, in order. If notifications
+        overflow during the dump (``ENOBUFS``) some of them are lost: the dump is read to
+        its end and made again."""
+        for _attempt in range(_DUMP_ATTEMPTS):
+            self._drain()
+            dumped = self._dump()
+            if dumped is not None:
+                return self._replace(*dumped)
+        raise OSError(errno.ENOBUFS, "rtnetlink link dump: notifications kept overflowing")
+
+    def _drain(self) -> None:
+        """Throw away every message waiting on the socket (an overflow error included)."""
+        while True:
+            try:
+                self.sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno != errno.ENOBUFS:
+                    raise
+                self.overflows += 1
+
+    def _dump(self) -> tuple[list[Link], list[LinkMessage]] | None:
+        """The links of one dump and the notifications that arrived meanwhile, or None
+        when notifications were lost during it."""
         self._seq += 1
         seq = self._seq
         request = _NLMSGHDR.pack(_NLMSGHDR.size + _IFINFOMSG.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
                                  seq, 0) + _IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0)
         self.sock.sendto(request, (0, 0))
-        seen: dict[str, Link] = {}
-        changed: set[str] = set()
+        dumped: list[Link] = []
+        notes: list[LinkMessage] = []
+        overflowed = False
         done = False
         while not done:
             ready, _, _ = select.select([self.sock], [], [], _DUMP_TIMEOUT)
@@ -166,22 +208,33 @@ class LinkMonitor:
                 raise TimeoutError("rtnetlink link dump: no answer from the kernel")
             try:
                 buffer = self.sock.recv(_RECV_SIZE)
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 continue
             except OSError as error:
-                if error.errno == errno.ENOBUFS:
-                    continue  # notifications lost; the dump in progress covers them
-                raise
+                if error.errno != errno.ENOBUFS:
+                    raise
+                self.overflows += 1
+                overflowed = True  # read the dump to its end (the kernel refuses a second
+                continue           # dump on a socket while one runs), then dump again
             messages, done = parse_link_messages(buffer, seq)
             for message in messages:
-                changed |= self._apply(message)
-                if message.deleted:
-                    seen.pop(message.link.name, None)
-                else:
-                    seen[message.link.name] = message.link
-        for name in [n for n in self.links if n not in seen]:
-            changed |= self._forget(name)
-        return changed
+                if message.seq == seq:
+                    if not message.deleted:
+                        dumped.append(message.link)
+                elif message.seq == 0:
+                    notes.append(message)
+                # any other sequence number: the tail of an earlier, abandoned dump
+        return None if overflowed else (dumped, notes)
+
+    def _replace(self, dumped: list[Link], notes: list[LinkMessage]) -> set[str]:
+        """Make the table the dump with ``notes`` applied; the names whose entry differs."""
+        before = self.links
+        self.links, self._names = {}, {}
+        for link in dumped:
+            self._apply(LinkMessage(link, False))
+        for message in notes:
+            self._apply(message)
+        return {name for name in before.keys() | self.links.keys() if before.get(name) != self.links.get(name)}
 
     def read(self) -> set[str]:
         """Apply every notification waiting on the socket; return the names that changed."""
@@ -193,6 +246,7 @@ class LinkMonitor:
                 return changed
             except OSError as error:
                 if error.errno == errno.ENOBUFS:
+                    self.overflows += 1
                     return changed | self.refresh()
                 raise
             messages, _ = parse_link_messages(buffer)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping
 
@@ -47,12 +48,17 @@ EventListener = Callable[[list[Event]], None]
 
 #: frames read from one port per wake-up before the loop serves the others
 RECEIVE_BATCH = 64
+#: seconds before a failed dump of the link table is tried again
+RESYNC_DELAY = 1.0
 
 
 class LinuxDataplane:
     """One device's forwarding core driving the Linux interfaces of this namespace."""
 
     def __init__(self, name: str, mac: bytes | str, querier_address: str | None = None) -> None:
+        """Raises OSError (PermissionError) at once when this process may not open packet
+        sockets (no CAP_NET_RAW): otherwise it would run with every port silently down."""
+        _probe_packet_sockets()
         self.device = Device(name, mac, querier_address=querier_address)
         self.listeners: list[EventListener] = []
         self._clock = time.monotonic
@@ -67,6 +73,7 @@ class LinuxDataplane:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.TimerHandle | None = None
         self._wake_at: float | None = None
+        self._resync_handle: asyncio.TimerHandle | None = None
         self.frames_unsent = 0
         """Frames the core sent to an interface that has no socket (missing or unbindable)."""
         self.bind_errors: dict[str, str] = {}
@@ -144,6 +151,9 @@ class LinuxDataplane:
         if self._wake is not None:
             self._wake.cancel()
             self._wake = self._wake_at = None
+        if self._resync_handle is not None:
+            self._resync_handle.cancel()
+            self._resync_handle = None
         for name in list(self._ports):
             self._release(name, loop)
         if self._links is not None:
@@ -217,7 +227,10 @@ class LinuxDataplane:
         try:
             port = PacketPort(name, link.index)
         except OSError as error:  # vanished in between, or not an Ethernet-like device
-            self.bind_errors[name] = str(error)
+            reason = str(error)
+            if self.bind_errors.get(name) != reason:  # once per interface and reason
+                log.warning("cannot bind interface %s, its port stays down: %s", name, reason)
+            self.bind_errors[name] = reason
             return
         self.bind_errors.pop(name, None)
         self._ports[name] = port
@@ -236,20 +249,48 @@ class LinuxDataplane:
         links = self._links
         if links is None:
             return
-        self._links_changed(links.read())
+        try:
+            changed = links.read()
+        except Exception:  # the names it had applied are lost: compare everything again
+            log.exception("reading link notifications failed; dumping the link table again")
+            self._resync()
+            return
+        self._links_changed(changed)
+
+    def _resync(self) -> None:
+        """Dump the link table and give the core every wanted carrier that differs from
+        what it was told; a failed dump is logged and tried again after RESYNC_DELAY."""
+        self._resync_handle = None
+        links = self._links
+        if links is None:
+            return
+        try:
+            links.refresh()
+        except Exception:
+            log.exception("dumping the link table failed; trying again in %.0f s", RESYNC_DELAY)
+            if self._loop is not None:
+                self._resync_handle = self._loop.call_later(RESYNC_DELAY, self._resync)
+            return
+        self._links_changed(set(self._wanted))
 
     def _links_changed(self, changed: set[str]) -> None:
         """Bind, rebind or release the wanted interfaces among ``changed`` and give the
-        core each carrier that differs from what it was last told."""
+        core each carrier that differs from what it was last told. A failure on one
+        interface is logged and does not keep the others from being served."""
         now = self.now()
         frames: Frames = []
-        for name in sorted(changed & self._wanted):
-            self._sync_port(name)
-            up = self._carrier(name)
-            if self._told.get(name) != up:
-                self._told[name] = up
-                frames += self.device.link_state(name, up, now)
-        self._emit(frames)
+        try:
+            for name in sorted(changed & self._wanted):
+                try:
+                    self._sync_port(name)
+                    up = self._carrier(name)
+                    if self._told.get(name) != up:
+                        frames += self.device.link_state(name, up, now)
+                        self._told[name] = up
+                except Exception:
+                    log.exception("link change of %s could not be applied", name)
+        finally:
+            self._emit(frames)
 
     def _on_port(self, name: str) -> None:
         port = self._ports.get(name)
@@ -257,14 +298,20 @@ class LinuxDataplane:
             return
         receive = self.device.receive
         send = self._send
-        for frame in port.receive(RECEIVE_BATCH):
-            for out_port, out_frame in receive(name, frame, self.now()):
-                send(out_port, out_frame)
-        self._emit([])
+        try:
+            for frame in port.receive(RECEIVE_BATCH):
+                for out_port, out_frame in receive(name, frame, self.now()):
+                    send(out_port, out_frame)
+        finally:
+            self._emit([])
 
     def _tick(self) -> None:
         self._wake = self._wake_at = None
-        self._emit(self.device.tick(self.now()))
+        frames: Frames = []
+        try:
+            frames = self.device.tick(self.now())
+        finally:
+            self._emit(frames)  # re-arms even when the core failed
 
     # -- outputs ----------------------------------------------------------------------
 
@@ -276,16 +323,20 @@ class LinuxDataplane:
         port.send(frame)
 
     def _emit(self, frames: Frames) -> None:
-        for name, frame in frames:
-            self._send(name, frame)
-        events = self.device.pop_events()
-        if events:
-            for listener in self.listeners:
-                try:
-                    listener(events)
-                except Exception:   # an observer's bug must not stop the device
-                    log.exception("event listener %r failed", listener)
-        self._arm()
+        """Send ``frames``, hand the core's events to the listeners, re-arm the timer; the
+        timer is re-armed whatever failed before, or the core's timers would stop."""
+        try:
+            for name, frame in frames:
+                self._send(name, frame)
+            events = self.device.pop_events()
+            if events:
+                for listener in self.listeners:
+                    try:
+                        listener(events)
+                    except Exception:   # an observer's bug must not stop the device
+                        log.exception("event listener %r failed", listener)
+        finally:
+            self._arm()
 
     def _arm(self) -> None:
         """One wake-up for the earliest deadline; an armed earlier one is kept."""
@@ -299,3 +350,8 @@ class LinuxDataplane:
             self._wake.cancel()
         self._wake_at = deadline
         self._wake = loop.call_at(loop.time() + max(0.0, deadline - self.now()), self._tick)
+
+
+def _probe_packet_sockets() -> None:
+    """Open and close one packet socket: raises when the process lacks CAP_NET_RAW."""
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()

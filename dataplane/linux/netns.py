@@ -20,9 +20,11 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["NETNS_DIR", "NamespaceLab", "entered", "netns_unavailable", "run_ip", "setns"]
+__all__ = ["NETNS_DIR", "NamespaceLab", "entered", "netns_unavailable", "run_ip", "setns", "write_sysctls"]
 
 NETNS_DIR = "/run/netns"
+#: present unless the kernel was booted with ``ipv6.disable=1`` (then no IPv6 sysctl exists)
+IPV6_SYSCTL_DIR = "/proc/sys/net/ipv6"
 CLONE_NEWNET = 0x40000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -77,7 +79,7 @@ class NamespaceLab:
         run_ip("netns", "add", name)
         self.namespaces.append(name)
         run_ip("-n", name, "link", "set", "lo", "up")
-        _sysctl(name, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+        write_sysctls(name, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
         return name
 
     def veth(self, ns_a: str, if_a: str, ns_b: str, if_b: str, *, up: bool = True) -> None:
@@ -110,10 +112,16 @@ def run_ip(*args: str) -> None:
         raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")
 
 
-def _sysctl(ns: str, *settings: str) -> None:
+def write_sysctls(ns: str, *settings: str) -> None:
+    """Write ``key=value`` sysctls of namespace ``ns`` (its /proc/sys/net, seen from inside).
+    IPv6 settings are skipped on a kernel without IPv6 (``ipv6.disable=1``): there is
+    nothing to turn off, and their files do not exist."""
     with entered(ns):
+        ipv6 = os.path.isdir(IPV6_SYSCTL_DIR)
         for setting in settings:
             key, value = setting.split("=", 1)
+            if key.startswith("net.ipv6.") and not ipv6:
+                continue
             path = "/proc/sys/" + key.replace(".", "/")
             with open(path, "w") as handle:
                 handle.write(value)

@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
+import logging
+import sys
 import os
 import socket
+import subprocess
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -34,8 +38,12 @@ from dataplane.config import AcConfig, ConfigError, DeviceConfig, IgmpSnoopingCo
 from dataplane.events import Event, GroupAdded
 from dataplane.linux import LinuxDataplane
 from dataplane.linux.afpacket import (ETH_P_ALL, PACKET_AUXDATA, SOL_PACKET, TP_STATUS_VLAN_VALID,
-                                      complete_checksum)
-from dataplane.linux.carrier import IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK, Link, parse_link_messages
+                                      VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
+                                      VIRTIO_NET_HDR_GSO_UDP_L4, SegmentationError, complete_checksum, segment)
+from dataplane.linux.carrier import (IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK, Link, LinkMonitor,
+                                     parse_link_messages)
+from dataplane.linux import driver as linux_driver
+from dataplane.linux import netns as linux_netns
 from dataplane.linux.netns import NamespaceLab, entered, netns_unavailable, run_ip
 
 GROUP = "239.1.2.3"
@@ -354,6 +362,82 @@ def vlan_tags_of_frames_from(sock: socket.socket, mac_prefix: bytes) -> list[int
         tags.append(tag)
 
 
+def test_link_change_lost_in_a_failed_read_is_recovered_from_a_new_dump(lab: Lab) -> None:
+    """A read of the notifications that fails after applying some of them (a timeout in
+    the dump after an overflow, say) must not leave the core with a stale carrier."""
+    async def scenario() -> None:
+        async with running(device_config(*LAB_ACS)) as dataplane:
+            vsi = dataplane.device.vsis["v"]
+            monitor = dataplane._links
+            assert monitor is not None
+            real_read = monitor.read
+
+            def failing_read() -> set[str]:
+                real_read()  # the table has the change, the names are lost with the error
+                monitor.read = real_read  # type: ignore[method-assign]
+                raise TimeoutError("rtnetlink link dump: no answer from the kernel")
+
+            monitor.read = failing_read  # type: ignore[method-assign]
+            run_ip("-n", lab.dut, "link", "set", "ac-r2", "down")
+            await eventually(lambda: not vsi.port_oper_up("ac-r2"), "ac-r2 oper-status down despite the failure")
+            assert monitor.read is real_read  # the failure did happen
+    run(scenario)
+
+
+def test_bind_failure_is_logged_once_per_interface_and_reason(lab: Lab, caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    real_port = linux_driver.PacketPort
+
+    def refusing_port(name: str, ifindex: int) -> object:
+        if name == "ac-r1":
+            raise PermissionError(1, "Operation not permitted")
+        return real_port(name, ifindex)
+
+    monkeypatch.setattr(linux_driver, "PacketPort", refusing_port)
+
+    async def scenario() -> None:
+        async with running(device_config(*LAB_ACS)) as dataplane:
+            for state in ("down", "up", "down", "up"):  # each flap tries to bind again
+                run_ip("-n", lab.dut, "link", "set", "ac-r1", state)
+            run_ip("-n", lab.dut, "link", "set", "ac-r2", "down")  # after ac-r1's flaps
+            vsi = dataplane.device.vsis["v"]
+            await eventually(lambda: not vsi.port_oper_up("ac-r2"), "every link change read")
+            assert dataplane.bind_errors == {"ac-r1": "[Errno 1] Operation not permitted"}
+
+    with caplog.at_level(logging.WARNING, logger=linux_driver.__name__):
+        run(scenario)
+    warnings = [r.getMessage() for r in caplog.records if "cannot bind" in r.getMessage()]
+    assert warnings == ["cannot bind interface ac-r1, its port stays down: [Errno 1] Operation not permitted"]
+
+
+_UNPRIVILEGED = """
+import os, sys
+from agent.cli import CliError, make_dataplane
+from agent.server import ServerConfig
+from dataplane.linux import LinuxDataplane
+os.setgid(65534); os.setuid(65534)  # nobody (after the imports): no CAP_NET_RAW
+try:
+    LinuxDataplane("dut", "02:00:00:00:00:01")
+except PermissionError:
+    print("driver refused")
+try:
+    make_dataplane("linux", ServerConfig(state_dir=sys.argv[1]), None)
+except CliError as error:
+    print("cli:", error)
+"""
+
+
+def test_driver_without_raw_socket_privilege_fails_at_once() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("dropping privileges to test their lack needs root")
+    result = subprocess.run([sys.executable, "-c", _UNPRIVILEGED, "/tmp"], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "driver refused"
+    assert lines[1].startswith("cli: the linux dataplane cannot start: Operation not permitted")
+
+
 def test_core_timers_run_on_the_real_clock(lab: Lab) -> None:
     """PW keepalives are sent by the core's timers only: several on the wire means the
     driver wakes the core at its deadlines."""
@@ -437,6 +521,20 @@ def _rtattr(kind: int, value: bytes) -> bytes:
     return raw + b"\x00" * (-len(raw) % 4)
 
 
+def test_namespace_is_made_on_a_kernel_without_ipv6(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Booted with ipv6.disable=1 there is no net.ipv6 sysctl to write: it is skipped."""
+    reason = netns_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    monkeypatch.setattr(linux_netns, "IPV6_SYSCTL_DIR", "/proc/sys/net/no-ipv6-here")
+    with NamespaceLab(f"vsi6x{os.getpid()}") as namespaces:
+        ns = namespaces.namespace("plain")
+        with entered(ns):
+            if os.path.isdir("/proc/sys/net/ipv6"):  # this kernel has IPv6: it was left alone
+                with open("/proc/sys/net/ipv6/conf/all/disable_ipv6") as handle:
+                    assert handle.read().strip() == "0"
+
+
 def test_rtnetlink_link_is_up_only_when_admin_up_and_running() -> None:
     buffer = (_newlink(RTM_NEWLINK, 7, IFF_UP | IFF_RUNNING, "pw1", 6)
               + _newlink(RTM_NEWLINK, 8, IFF_UP, "ac-r1", 2)
@@ -461,6 +559,32 @@ def test_rtnetlink_truncated_message_is_ignored() -> None:
     assert messages == []
 
 
+def test_link_table_after_notification_overflow_has_no_deleted_interface() -> None:
+    """The kernel drops notifications when the monitor reads too slowly (ENOBUFS); the
+    table is then dumped again, and queued notifications older than the dump must not
+    bring back an interface the dump no longer has."""
+    reason = netns_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with NamespaceLab(f"vsilm{os.getpid()}") as namespaces:
+        ns = namespaces.namespace("links")
+        with entered(ns):
+            monitor = LinkMonitor()
+        try:
+            monitor.refresh()
+            monitor.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # overflow soon
+            # the first pair's announcements are what stays queued; its deletion is lost
+            commands = [f"link add a{i} type veth peer name b{i}" for i in range(50)] + ["link del a0"]
+            subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(commands) + "\n",
+                           check=True, capture_output=True, text=True)
+            monitor.read()
+            assert monitor.overflows >= 1  # the case under test did happen
+            assert "a0" not in monitor.links and "b0" not in monitor.links
+            assert {f"a{i}" for i in range(1, 50)} <= monitor.links.keys()
+        finally:
+            monitor.close()
+
+
 def test_offloaded_udp_checksum_is_completed_as_a_nic_would() -> None:
     src, dst = socket.inet_aton("10.9.0.1"), socket.inet_aton("239.1.2.3")
     payload = b"numbered datagram!!"
@@ -473,3 +597,126 @@ def test_offloaded_udp_checksum_is_completed_as_a_nic_would() -> None:
     whole = src + dst + struct.pack("!HH", 17, length) + done[34:] + b"\x00" * (len(udp) % 2)
     assert sum(struct.unpack(f"!{len(whole) // 2}H", whole)) % 0xFFFF == 0
     assert done[:40] == frame[:40] and done[42:] == frame[42:]
+
+
+# -- segmentation of offloaded super-frames --------------------------------------------
+
+def _checksum_ok(data: bytes) -> bool:
+    if len(data) & 1:
+        data += b"\x00"
+    return int.from_bytes(data, "big") % 0xFFFF == 0
+
+
+def _tcp_superframe(family: int, payload: bytes, flags: int, vlan: bool = False) -> bytes:
+    """A super-frame as a TSO sender hands it over: one header, all the payload."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 5001, 0xFFFFFF00, 7, 5 << 4, flags, 512, 0, 0)
+    if family == socket.AF_INET:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0xFFFE, 0x4000, 64, 6, 0,
+                         socket.inet_aton("10.9.0.2"), socket.inet_aton("10.9.0.3"))
+        ethertype = b"\x08\x00"
+    else:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(tcp) + len(payload), 6, 64,
+                         socket.inet_pton(socket.AF_INET6, "fd00::2"), socket.inet_pton(socket.AF_INET6, "fd00::3"))
+        ethertype = b"\x86\xdd"
+    tag = b"\x81\x00\x00\x0a" if vlan else b""
+    return bytes(6) + b"\x02" + bytes(5) + tag + ethertype + ip + tcp + payload
+
+
+def _tcp_pseudo(ip: bytes, family: int, l4_length: int) -> bytes:
+    if family == socket.AF_INET:
+        return ip[12:20] + struct.pack("!BBH", 0, 6, l4_length)
+    return ip[8:40] + struct.pack("!I3xB", l4_length, 6)
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_tcp_super_frame_is_cut_at_gso_size_with_every_checksum_valid(family: int) -> None:
+    payload = bytes(range(256)) * 20 + b"tail"  # 5124 bytes: 3 full segments of 1448 and a rest
+    gso = VIRTIO_NET_HDR_GSO_TCPV4 if family == socket.AF_INET else VIRTIO_NET_HDR_GSO_TCPV6
+    frame = _tcp_superframe(family, payload, flags=0x80 | 0x10 | 0x08 | 0x01)  # CWR ACK PSH FIN
+    segments = segment(frame, gso, 1448)
+    ip_length = 20 if family == socket.AF_INET else 40
+    rebuilt = b""
+    for index, seg in enumerate(segments):
+        ip, tcp = seg[14:14 + ip_length], seg[14 + ip_length:]
+        rebuilt += tcp[20:]
+        if family == socket.AF_INET:
+            assert struct.unpack("!H", ip[2:4])[0] == len(seg) - 14
+            assert struct.unpack("!H", ip[4:6])[0] == (0xFFFE + index) & 0xFFFF
+            assert _checksum_ok(ip)
+        else:
+            assert struct.unpack("!H", ip[4:6])[0] == len(tcp)
+        assert _checksum_ok(_tcp_pseudo(ip, family, len(tcp)) + tcp)
+        assert struct.unpack("!I", tcp[4:8])[0] == (0xFFFFFF00 + index * 1448) & 0xFFFFFFFF
+        last, first = index == len(segments) - 1, index == 0
+        assert bool(tcp[13] & 0x01) == last and bool(tcp[13] & 0x08) == last  # FIN, PSH
+        assert bool(tcp[13] & 0x80) == first  # CWR
+        assert tcp[13] & 0x10  # ACK on all
+    assert [len(s) - 14 - ip_length - 20 for s in segments] == [1448, 1448, 1448, 5124 - 3 * 1448]
+    assert rebuilt == payload
+
+
+def test_super_frame_keeps_its_in_band_vlan_tag_in_every_segment() -> None:
+    frame = _tcp_superframe(socket.AF_INET, bytes(3000), flags=0x10, vlan=True)
+    segments = segment(frame, VIRTIO_NET_HDR_GSO_TCPV4, 1000)
+    assert len(segments) == 3
+    assert all(s[12:16] == b"\x81\x00\x00\x0a" and s[16:18] == b"\x08\x00" for s in segments)
+    assert all(_checksum_ok(s[18:38]) for s in segments)
+
+
+def test_udp_segmentation_offload_gives_datagrams_with_own_length_and_checksum() -> None:
+    payload = b"x" * 2500
+    udp = struct.pack("!HHHH", 4000, 5000, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton("10.9.0.1"), socket.inet_aton("10.9.0.3"))
+    segments = segment(bytes(12) + b"\x08\x00" + ip + udp, VIRTIO_NET_HDR_GSO_UDP_L4, 1000)
+    assert [len(s) - 42 for s in segments] == [1000, 1000, 500]
+    for seg in segments:
+        datagram = seg[34:]
+        assert struct.unpack("!H", datagram[4:6])[0] == len(datagram)
+        assert _checksum_ok(seg[26:34] + struct.pack("!BBH", 0, 17, len(datagram)) + datagram)
+
+
+def test_super_frame_of_a_kind_not_handled_is_refused() -> None:
+    frame = _tcp_superframe(socket.AF_INET, bytes(3000), flags=0x10)
+    with pytest.raises(SegmentationError):
+        segment(frame, 3, 1000)  # VIRTIO_NET_HDR_GSO_UDP (UFO: IP fragmentation)
+    with pytest.raises(SegmentationError):
+        segment(frame, VIRTIO_NET_HDR_GSO_TCPV6, 1000)  # says IPv6, is IPv4
+
+
+def test_tcp_stream_through_the_device_arrives_intact(lab: Lab) -> None:
+    """A sender behind a veth hands the device TSO super-frames: they must be cut into
+    wire frames, or the transfer stalls."""
+    data = os.urandom(3 << 20)
+
+    async def scenario() -> None:
+        async with running(device_config(*LAB_ACS, snooping=False, unknown="flood")) as dataplane:
+            loop = asyncio.get_running_loop()
+            server = lab.socket(lab.r2, socket.AF_INET, socket.SOCK_STREAM)
+            server.bind(("10.9.0.3", 5001))
+            server.listen(1)
+            client = lab.socket(lab.r1, socket.AF_INET, socket.SOCK_STREAM)
+
+            async def send() -> None:
+                await loop.sock_connect(client, ("10.9.0.3", 5001))
+                await loop.sock_sendall(client, data)
+                client.shutdown(socket.SHUT_WR)
+
+            async def take() -> bytes:
+                conn, _ = await loop.sock_accept(server)
+                conn.setblocking(False)
+                chunks = []
+                while chunk := await loop.sock_recv(conn, 1 << 16):
+                    chunks.append(chunk)
+                conn.close()
+                return b"".join(chunks)
+
+            sending = asyncio.ensure_future(send())
+            got = await asyncio.wait_for(take(), 60)
+            await sending
+            client.close()
+            server.close()
+            assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
+            counters = dataplane.port_counters("ac-r1")
+            assert counters is not None and counters.oversize_dropped == 0
+    run(scenario)

@@ -22,6 +22,8 @@ Bounds, and why they are what they are:
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,7 +34,6 @@ import ncclient.transport.session
 import pytest
 
 from agent.netns_lab import (
-    PREFIX_BASE,
     FailoverRun,
     LabError,
     NetnsLab,
@@ -41,6 +42,7 @@ from agent.netns_lab import (
     remove_leftovers,
     run_failover,
 )
+from agent.netns_lab import topology
 from agent.netns_lab.topology import GROUPS, QUERY_RESPONSE_INTERVAL, REPO
 from dataplane.linux.netns import netns_unavailable
 
@@ -63,12 +65,14 @@ class Observed:
         self.tables: dict[str, Any] = {}
         self.pws_before: dict[str, Any] = {}
         self.prefix = ""
-        self.pids: list[int] = []
+        self.lab: NetnsLab | None = None
         self.run: FailoverRun = run_failover(NetnsLabOptions(feature=feature, rate=RATE), lab_hook=self._look)
+        # read after the run: the source is started after the hook
+        self.pids: list[int] = self.lab.pids if self.lab is not None else []
 
     def _look(self, lab: NetnsLab) -> None:
         self.prefix = lab.prefix
-        self.pids = lab.pids
+        self.lab = lab
         self.tables = {role: lab.groups(role) for role in ("upe", "spe1", "spe2")}
         self.pws_before = lab.pws("upe")
 
@@ -169,7 +173,88 @@ def test_a_finished_lab_leaves_no_namespace_and_no_process(with_feature: Observe
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in with_feature.pids) and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert len(with_feature.pids) == 3 + 2 + 1       # agents, receivers and the source
     assert [pid for pid in with_feature.pids if _alive(pid)] == []
+
+
+def test_a_second_stop_signal_during_cleanup_still_removes_every_namespace(monkeypatch: pytest.MonkeyPatch
+                                                                           ) -> None:
+    lab = NetnsLab(NetnsLabOptions())
+    real_kill = topology._kill_namespace_processes
+
+    def kill_while_signalled(ns: str) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)         # the impatient second Ctrl-C, at every step
+        real_kill(ns)
+
+    monkeypatch.setattr(topology, "_kill_namespace_processes", kill_while_signalled)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as netns-lab runs
+    try:
+        try:
+            lab.build()
+        finally:
+            with pytest.raises(KeyboardInterrupt):  # the signal is not lost, only deferred
+                lab.remove()
+        assert lab_namespaces(lab.prefix) == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        remove_leftovers(lab.prefix)
+
+
+_CONTROLLER = """
+import sys, time
+from agent.netns_lab.cli import stop_like_ctrl_c
+from agent.netns_lab.topology import NetnsLab, NetnsLabOptions
+stop_like_ctrl_c()
+lab = NetnsLab(NetnsLabOptions(prefix=sys.argv[1]))
+try:
+    lab.build()
+    child = lab._popen(["sleep", "600"])
+    print(child.pid, flush=True)
+    time.sleep(600)
+except KeyboardInterrupt:
+    pass
+finally:
+    lab.remove()
+"""
+
+
+def _controller(prefix: str) -> tuple[subprocess.Popen[str], int]:
+    """A controller like ``netns-lab up`` (a lab, a child process), started and built."""
+    proc = subprocess.Popen([sys.executable, "-c", _CONTROLLER, prefix], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip().isdigit(), proc.stderr.read() if proc.stderr else line
+    return proc, int(line)
+
+
+def test_closing_the_terminal_of_up_removes_the_lab() -> None:
+    prefix = NetnsLabOptions().prefix
+    controller, child = _controller(prefix)
+    try:
+        assert lab_namespaces(prefix) != []
+        controller.send_signal(signal.SIGHUP)
+        controller.wait(timeout=60)
+        assert lab_namespaces(prefix) == []
+        assert not _alive(child)
+    finally:
+        if controller.poll() is None:
+            controller.kill()
+        remove_leftovers(prefix)
+
+
+def test_processes_of_a_killed_controller_die_with_it() -> None:
+    prefix = NetnsLabOptions().prefix
+    controller, child = _controller(prefix)
+    try:
+        controller.kill()                            # no cleanup at all
+        controller.wait(timeout=60)
+        deadline = time.monotonic() + 10             # bounds a hang only
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        remove_leftovers(prefix)                     # the namespaces are left: `down` removes them
 
 
 def test_a_failed_build_removes_what_it_made_and_nothing_else() -> None:
@@ -204,6 +289,19 @@ def test_down_removes_a_lab_left_behind_by_a_crashed_run() -> None:
         remove_leftovers(prefix)
 
 
+def test_down_with_a_prefix_removes_only_that_lab_not_one_whose_prefix_extends_it() -> None:
+    prefix = NetnsLabOptions().prefix
+    mine, other = f"{prefix}-upe", f"{prefix}5-upe"   # the labs of pids 1234 and 12345, say
+    for name in (mine, other):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert remove_leftovers(prefix) == [mine]
+        assert lab_namespaces(f"{prefix}5") == [other]
+    finally:
+        remove_leftovers(f"{prefix}5")
+        remove_leftovers(prefix)
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 def test_remove_leftovers_refuses_a_prefix_that_is_not_a_lab_prefix() -> None:
@@ -232,4 +330,3 @@ def test_bad_arguments_are_refused_with_the_reason_and_build_nothing(argv: list[
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert message in err
-    assert lab_namespaces(f"{PREFIX_BASE}{proc.pid}") == []     # a lab would be named after its pid
