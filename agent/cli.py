@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.cli_types import number_in_range
 from agent.dataplane_driver import Dataplane, SimDataplane, standalone_mac
 from agent.lab import DEFAULT_BASE_PORT, DEFAULT_RATE, DEVICES, MIN_QUERIER_INTERVAL, LabOptions, run_lab
 from agent.server import Server, ServerConfig, default_port, default_state_dir
@@ -92,24 +93,8 @@ def _state_dir_option(parser: argparse.ArgumentParser) -> None:
                         help="datastores, users, host key (default $VSI_AGENT_STATE_DIR or ./state)")
 
 
-def _querier_interval(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not MIN_QUERIER_INTERVAL <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is outside {MIN_QUERIER_INTERVAL}..65535 seconds")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 10_000:
-        raise argparse.ArgumentTypeError(f"{value:g} frames per second is outside (0, 10000]")
-    return value
+_querier_interval = number_in_range(int, MIN_QUERIER_INTERVAL, 65535, "s", unit_name="seconds")
+_rate = number_in_range(float, 0.0, 10_000.0, "frames per second", low_excluded=True)
 
 
 def _port(text: str) -> int:

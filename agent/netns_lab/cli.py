@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from agent.cli_types import number_in_range
 from agent.netns_lab.hosts import receiver_main, source_main
 from agent.netns_lab.measure import FailoverRun, format_comparison, run_failover, run_throughput
 from agent.netns_lab.topology import (LabError, NETCONF_PORT, NetnsLab, NetnsLabOptions, PREFIX_BASE, STOP_SIGNALS,
@@ -90,24 +91,9 @@ MIN_QUERY_INTERVAL, MAX_QUERY_INTERVAL = 2, 3600
 MAX_RATE = 100_000.0
 
 
-def _query_interval(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not MIN_QUERY_INTERVAL <= value <= MAX_QUERY_INTERVAL:
-        raise argparse.ArgumentTypeError(f"{value} s is outside {MIN_QUERY_INTERVAL}..{MAX_QUERY_INTERVAL} s")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of datagrams per second") from None
-    if not 0 < value <= MAX_RATE:
-        raise argparse.ArgumentTypeError(f"{value:g} datagrams per second is outside (0, {MAX_RATE:g}]")
-    return value
+_query_interval = number_in_range(int, MIN_QUERY_INTERVAL, MAX_QUERY_INTERVAL, "s", unit_name="seconds")
+_rate = number_in_range(float, 0.0, MAX_RATE, "datagrams per second", low_excluded=True)
+_seconds = number_in_range(float, 0.5, 600.0, "s", unit_name="seconds")
 
 
 def _prefix(text: str) -> str:
@@ -119,16 +105,6 @@ def _prefix(text: str) -> str:
 
 def _rates(text: str) -> list[float]:
     return [_rate(part) for part in text.split(",")]
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.5 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"{value:g} s is outside 0.5..600 s")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -260,3 +260,16 @@ def test_users_add_before_the_first_serve_creates_the_state_dir_owner_only(monke
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lab", "--querier-interval", "ten"], "'ten' is not a whole number of seconds"),
+    (["lab", "--querier-interval", "1"], "1 s is outside 2..65535 s"),
+    (["lab", "--rate", "0"], "0 frames per second is outside (0, 10000] frames per second"),
+    (["lab", "--rate", "fast"], "'fast' is not a number of frames per second"),
+])
+def test_lab_options_out_of_range_are_refused_with_the_reason(argv, message, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--state-dir", str(tmp_path)])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
