@@ -273,3 +273,21 @@ def test_lab_options_out_of_range_are_refused_with_the_reason(argv, message, tmp
         cli.main([*argv, "--state-dir", str(tmp_path)])
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_lab_base_port_without_room_for_three_agents_is_refused(tmp_path, capsys) -> None:
+    assert cli.main(["lab", "--base-port", "65534", "--state-dir", str(tmp_path)]) == 2
+    assert "the lab needs 3 ports from there" in capsys.readouterr().err
+    assert not (tmp_path / "UPE").exists()      # nothing was built
+
+
+def test_lab_on_ports_in_use_is_a_clear_error(tmp_path, capsys) -> None:
+    from tests.conftest import free_consecutive_ports
+
+    base = free_consecutive_ports(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))          # SPE1's port
+        taken.listen()
+        code = cli.main(["lab", "--base-port", str(base), "--state-dir", str(tmp_path)])
+    assert code == 2
+    assert f"cannot start the lab on ports {base}-{base + 2}" in capsys.readouterr().err
