@@ -487,19 +487,20 @@ def clear_groups(ctx: RpcContext, invocation: Invocation) -> list[etree._Element
 @operation(qn(VL2MC, "reset-igmp-snooping-group"))
 def reset_igmp_snooping_group(ctx: RpcContext, op: etree._Element) -> None:
     """Remove the dynamic group entries of one VSI (``vsi-name``) or of every VSI."""
-    vsi, path = _vsi_name_input(ctx, op)
-    try:
-        ctx.server.dataplane.clear_groups(vsi)
-    except UnknownVsiError:
-        raise _unknown_vsi(vsi or "", path) from None
+    _for_vsi_name(ctx, op, ctx.server.dataplane.clear_groups)
 
 
 @operation(qn(VL2MC, "reset-igmp-snooping-statistics"))
 def reset_igmp_snooping_statistics(ctx: RpcContext, op: etree._Element) -> None:
     """Zero the IGMP snooping statistics of one VSI (``vsi-name``) or of every VSI."""
+    _for_vsi_name(ctx, op, ctx.server.dataplane.reset_statistics)
+
+
+def _for_vsi_name(ctx: RpcContext, op: etree._Element, reset: Callable[[str | None], object]) -> None:
+    """Run a reset rpc's dataplane ``reset`` for its checked ``vsi-name`` (None: every VSI)."""
     vsi, path = _vsi_name_input(ctx, op)
     try:
-        ctx.server.dataplane.reset_statistics(vsi)
+        reset(vsi)
     except UnknownVsiError:
         raise _unknown_vsi(vsi or "", path) from None
 

@@ -53,7 +53,7 @@ from dataplane.scenario import (
     FailoverLab,
     build_lab,
 )
-from dataplane.sim import Simulator
+from dataplane.sim import DeviceNode, Simulator
 from dataplane.sim.realtime import RealTimeRunner
 
 __all__ = ["DEVICES", "Lab", "LabOptions", "lab_config", "render_view", "run_lab"]
@@ -159,10 +159,9 @@ class Lab:
             stores.replace_running(stores.tree_from_config(
                 lab_config(name, feature=options.feature, query_interval=options.querier_interval)))
             self.servers[name] = server
-        self._started = False
 
     @property
-    def nodes(self) -> dict[str, "object"]:
+    def nodes(self) -> dict[str, DeviceNode]:
         lab = self.topology
         return {"UPE": lab.upe, "SPE1": lab.spe1, "SPE2": lab.spe2}
 
@@ -176,7 +175,6 @@ class Lab:
         for group in GROUPS:
             lab.router.stream(group, self.options.rate, start=1.0)
         self.runner.start()
-        self._started = True
         try:
             for server in self.servers.values():
                 await server.start()
@@ -246,7 +244,7 @@ def render_view(lab: Lab) -> str:
     lines = [f"vsi-multicast-agent lab   t={now:8.1f} s   feature at start: {feature}   (Ctrl-C stops)", ""]
     lines.append(f"{'device':6} {'pseudowire':22} {'role':8} {'oper':5} {'state':8} remote")
     for name, node in lab.nodes.items():
-        vsi = node.device.vsis.get(VSI)                                   # type: ignore[attr-defined]
+        vsi = node.device.vsis.get(VSI)
         if vsi is None:
             lines.append(f"{name:6} (no VSI {VSI})")
             continue
@@ -255,7 +253,7 @@ def render_view(lab: Lab) -> str:
                          f"{pw.oper_status:5} {pw.forwarding_state:8} {pw.remote_status or 'unknown'}")
     lines += ["", f"{'device':6} {'group':11} {'port':8} {'flags':24} expires"]
     for name, node in lab.nodes.items():
-        vsi = node.device.vsis.get(VSI)                                   # type: ignore[attr-defined]
+        vsi = node.device.vsis.get(VSI)
         snooping = vsi.snooping if vsi is not None else None
         if snooping is None:
             lines.append(f"{name:6} (snooping off)")

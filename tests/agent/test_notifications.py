@@ -503,6 +503,13 @@ CONFIG_ON = (f'<config xmlns="{NC}"><l2-multicast xmlns="{VL2MC}"><igmp-snooping
              "</l2-multicast></config>")
 
 
+def watching(nc_factory: Callable[..., Any], event: str) -> manager.Manager:
+    """A new session subscribed to one RFC 6470 event (``netconf-config-change`` ...) only."""
+    watcher = nc_factory()
+    watcher.create_subscription(filter=("subtree", f'<{event} xmlns="{NCN}"/>'))
+    return watcher
+
+
 def running_data(nc: manager.Manager) -> str:
     """Running as an operational data file for yanglint: netconf-config-change targets are
     instance-identifiers, which must point to an existing node."""
@@ -533,8 +540,7 @@ def test_config_change_names_the_session_and_the_changed_node(nc_factory: Callab
 
 def test_config_change_reports_a_created_subtree_once_and_a_deleted_entry_with_its_keys(
         nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-config-change")
     editor = nc_factory()
     editor.edit_config(target="running", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}"><vsi><name>iptv</name>'
                                                  "<description>tv</description></vsi></vsis></config>")
@@ -563,7 +569,7 @@ def test_config_change_of_a_commit_reports_the_net_change_only(agent_server: Any
     watcher = nc_factory()
     watcher.create_subscription(filter=etree.fromstring(
         f'<filter xmlns="{NC}" type="subtree"><netconf-config-change xmlns="{NCN}"/>{MARKERS[1]}</filter>'))
-    for edit in (f'<vsi><name>x</name></vsi>', f'<vsi xmlns:nc="{NC}" nc:operation="delete"><name>x</name></vsi>',
+    for edit in ('<vsi><name>x</name></vsi>', f'<vsi xmlns:nc="{NC}" nc:operation="delete"><name>x</name></vsi>',
                  '<vsi><name>a</name><description>d1</description></vsi>',
                  '<vsi><name>a</name><description>d0</description></vsi>'):
         editor.edit_config(target="candidate", config=f'<config xmlns="{NC}"><vsis xmlns="{VL2MC}">{edit}</vsis></config>')
@@ -582,8 +588,7 @@ def test_config_change_of_a_commit_reports_the_net_change_only(agent_server: Any
 
 
 def test_saving_to_startup_is_a_config_change_of_startup(nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-config-change")
     editor = nc_factory()
     editor.edit_config(target="running", config=CONFIG_ON)
     take_content(watcher, qn(NCN, "netconf-config-change"))        # running's own change
@@ -599,8 +604,7 @@ def test_saving_to_startup_is_a_config_change_of_startup(nc_factory: Callable[..
 
 
 def test_rollback_after_a_kill_session_names_the_server(nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-config-change")
     victim = nc_factory()
     victim.edit_config(target="candidate", config=CONFIG_ON)
     victim.commit(confirmed=True, timeout="600")
@@ -613,8 +617,7 @@ def test_rollback_after_a_kill_session_names_the_server(nc_factory: Callable[...
 
 def test_config_change_made_by_the_server_itself_names_the_server(nc_factory: Callable[..., Any]) -> None:
     """A confirmed commit that times out is rolled back by the server: changed-by is `<server/>`."""
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-config-change xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-config-change")
     editor = nc_factory()
     editor.edit_config(target="candidate", config=CONFIG_ON)
     editor.commit(confirmed=True, timeout="1")
@@ -631,8 +634,7 @@ def test_config_change_made_by_the_server_itself_names_the_server(nc_factory: Ca
                                             ("cancel", None), ("timeout", None)])
 def test_confirmed_commit_notification_is_valid_for_every_event(agent_server: Any, nc_factory: Callable[..., Any],
                                                                 event: str, timeout: int | None) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-confirmed-commit xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-confirmed-commit")
 
     def emit() -> None:
         session = agent_server.server.sessions[int(watcher.session_id)]
@@ -657,8 +659,7 @@ def _confirm_events(watcher: Any, count: int) -> list[tuple[str | None, str | No
 
 
 def test_confirmed_commits_report_start_extend_and_complete(nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-confirmed-commit xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-confirmed-commit")
     editor = nc_factory()
     editor.edit_config(target="candidate", config=CONFIG_ON)
     editor.commit(confirmed=True, timeout="600")
@@ -669,8 +670,7 @@ def test_confirmed_commits_report_start_extend_and_complete(nc_factory: Callable
 
 
 def test_cancelled_and_abandoned_confirmed_commits_report_cancel(nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-confirmed-commit xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-confirmed-commit")
     editor = nc_factory()
     editor.edit_config(target="candidate", config=CONFIG_ON)
     editor.commit(confirmed=True, timeout="600")
@@ -686,8 +686,7 @@ def test_cancelled_and_abandoned_confirmed_commits_report_cancel(nc_factory: Cal
 
 
 def test_a_confirmed_commit_that_times_out_reports_timeout(nc_factory: Callable[..., Any]) -> None:
-    watcher = nc_factory()
-    watcher.create_subscription(filter=("subtree", f'<netconf-confirmed-commit xmlns="{NCN}"/>'))
+    watcher = watching(nc_factory, "netconf-confirmed-commit")
     editor = nc_factory()
     editor.edit_config(target="candidate", config=CONFIG_ON)
     editor.commit(confirmed=True, timeout="1")
